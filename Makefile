@@ -1,0 +1,26 @@
+# The front door. `make site` sets up and deploys the local cluster, `make test` runs every test.
+SHELL := /bin/bash
+VENV := .venv
+ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook
+ARGS ?=
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: setup site teardown test test-unit test-integration clean
+
+setup:
+	@bash scripts/setup.sh
+
+site: setup
+	$(ANSIBLE_PLAYBOOK) playbooks/site.yml $(ARGS)
+
+teardown: setup
+	$(ANSIBLE_PLAYBOOK) playbooks/teardown.yml $(ARGS)
+
+test: setup
+	@bash tests/run.sh
+
+test-unit: setup
+	$(VENV)/bin/python -m pytest tests/unit -q
+
+test-integration: setup
+	@bash tests/run.sh integration

@@ -1,0 +1,61 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The seam between ``pcluster_cluster`` and where a cluster really lives.
+
+Both providers answer the same questions in ParallelCluster's own shapes (``describe`` returns
+what ``pcluster describe-cluster`` returns), so nothing above this interface asks which provider
+it is talking to.
+"""
+
+from __future__ import annotations
+
+import abc
+
+# ParallelCluster's clusterStatus values.
+CREATE_IN_PROGRESS = "CREATE_IN_PROGRESS"
+CREATE_COMPLETE = "CREATE_COMPLETE"
+CREATE_FAILED = "CREATE_FAILED"
+UPDATE_IN_PROGRESS = "UPDATE_IN_PROGRESS"
+UPDATE_COMPLETE = "UPDATE_COMPLETE"
+UPDATE_FAILED = "UPDATE_FAILED"
+DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
+DELETE_FAILED = "DELETE_FAILED"
+
+STABLE_STATUSES = (CREATE_COMPLETE, UPDATE_COMPLETE)
+FAILED_STATUSES = (CREATE_FAILED, UPDATE_FAILED, DELETE_FAILED)
+
+
+class BackendError(Exception):
+    """A cluster operation failed; ``failures`` follows describe-cluster's failures list."""
+
+    def __init__(self, message, failures=None):
+        super().__init__(message)
+        self.failures = failures or [{"failureCode": "ClusterOperationFailure", "failureReason": message}]
+
+
+class ClusterBackend(abc.ABC):
+    provider = None
+
+    @abc.abstractmethod
+    def describe(self, name):
+        """The cluster in describe-cluster's shape (with ``clusterConfiguration`` as a dict), or None."""
+
+    @abc.abstractmethod
+    def list_clusters(self):
+        """Short describe dicts of every cluster this backend knows."""
+
+    @abc.abstractmethod
+    def create(self, name, config, rollback_on_failure=True):
+        """Create the cluster and return its description once it is ready."""
+
+    @abc.abstractmethod
+    def update(self, name, config):
+        """Apply a changed config to an existing cluster and return its description."""
+
+    @abc.abstractmethod
+    def repair(self, name, check_mode=False):
+        """Bring an existing, unchanged cluster back to running; True if anything had to change."""
+
+    @abc.abstractmethod
+    def delete(self, name):
+        """Delete the cluster and everything it created; True if there was anything to delete."""

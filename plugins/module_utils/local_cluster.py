@@ -1,0 +1,512 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The local provider's cluster backend: a real Slurm cluster on this machine.
+
+It plays the part of CloudFormation plus ParallelCluster's cookbook: renders the Slurm
+configuration from the cluster config, installs the power programs that stand in for EC2,
+starts the head node's daemons, records the cluster's status, and answers ``describe`` from
+the record and from what is really running.
+"""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import ipaddress
+import json
+import os
+import pwd
+import secrets
+import shutil
+
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import cluster_backend as cb
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import local_power
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import slurm_layout
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config import PCLUSTER_VERSION
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons import Daemons, DaemonError, stop_pidfile
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_conf import (
+    accounting_settings,
+    render_slurm_conf,
+    render_slurmdbd_conf,
+)
+
+# The OS user each ParallelCluster image comes with; the local head node gets the same one.
+DEFAULT_USERS = {
+    "alinux2": "ec2-user",
+    "alinux2023": "ec2-user",
+    "rhel8": "ec2-user",
+    "rhel9": "ec2-user",
+    "rocky8": "rocky",
+    "rocky9": "rocky",
+    "ubuntu2004": "ubuntu",
+    "ubuntu2204": "ubuntu",
+    "ubuntu2404": "ubuntu",
+}
+
+REQUIRED_COMMANDS = ("munged", "mariadbd", "mariadb-install-db", "slurmctld", "slurmd", "slurmdbd",
+                     "scontrol", "sacctmgr", "ip", "nsenter", "unshare", "sudo", "start-stop-daemon")
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _write(path, content, mode=0o644, owner=None):
+    """Write ``content`` only if it differs; True if the file changed."""
+    try:
+        with open(path) as handle:
+            if handle.read() == content:
+                current = os.stat(path)
+                want_uid, want_gid = owner or (0, 0)
+                if (current.st_mode & 0o7777) == mode and (current.st_uid, current.st_gid) == (want_uid, want_gid):
+                    return False
+    except FileNotFoundError:
+        pass
+    directory = os.path.dirname(path)
+    os.makedirs(directory, exist_ok=True)
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+    os.chmod(tmp, mode)
+    if owner:
+        os.chown(tmp, *owner)
+    os.replace(tmp, path)
+    return True
+
+
+def _ids(user):
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
+
+
+class LocalClusterBackend(cb.ClusterBackend):
+    provider = "local"
+
+    def __init__(self, run, instance_types, s3_client_factory=None, paths=None, node_network="10.253.0.0/22",
+                 bridge="hpcbr0", db_port=3307, hostname=None):
+        """``run`` is AnsibleModule.run_command; ``instance_types(names)`` and the S3 client come from the AWS API."""
+        self.paths = paths or LocalPaths()
+        self.run = run
+        self.instance_types = instance_types
+        self.s3_client_factory = s3_client_factory
+        self.network = ipaddress.ip_network(node_network)
+        self.bridge = bridge
+        self.db_port = db_port
+        self.hostname = hostname or os.uname().nodename.split(".")[0]
+        self.env = {"SLURM_CONF": self.paths.slurm_conf}
+        self.daemons = Daemons(self.paths, run, self.env)
+
+    # records -------------------------------------------------------------------------------
+    def _load_record(self, name):
+        try:
+            with open(self.paths.record(name)) as handle:
+                return json.load(handle)
+        except FileNotFoundError:
+            return None
+
+    def _save_record(self, record):
+        os.makedirs(self.paths.clusters, mode=0o755, exist_ok=True)
+        record["lastUpdatedTime"] = _now()
+        _write(self.paths.record(record["clusterName"]), json.dumps(record, indent=2, sort_keys=True) + "\n", 0o644)
+
+    def list_clusters(self):
+        if not os.path.isdir(self.paths.clusters):
+            return []
+        names = sorted(f[:-5] for f in os.listdir(self.paths.clusters) if f.endswith(".json"))
+        return [d for d in (self.describe(n) for n in names) if d]
+
+    def describe(self, name):
+        record = self._load_record(name)
+        if record is None:
+            return None
+        up = self.daemons.slurmctld_ok() if record["clusterStatus"] in cb.STABLE_STATUSES else False
+        record["headNode"]["state"] = "running" if up else "stopped"
+        return record
+
+    # plan ----------------------------------------------------------------------------------
+    def check_prerequisites(self):
+        missing = [c for c in REQUIRED_COMMANDS if not shutil.which(c, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")]
+        if missing:
+            raise cb.BackendError(
+                "the local provider needs %s on the head node; run the role hpc.parallelcluster.pcluster "
+                "(it installs Slurm, MariaDB, munge and iproute2) first" % ", ".join(missing),
+                [{"failureCode": "HeadNodePrerequisitesMissing", "failureReason": "missing: %s" % ", ".join(missing)}])
+
+    def _other_cluster(self, name):
+        for other in self.list_clusters():
+            if other["clusterName"] != name:
+                return other["clusterName"]
+        return None
+
+    def _node_plan(self, config):
+        nodes = slurm_layout.all_node_names(config)
+        hosts = list(self.network.hosts())
+        if len(nodes) + 1 > len(hosts):
+            raise cb.BackendError("the cluster config has %d compute nodes but the local node network %s holds %d; "
+                                  "lower MaxCount or widen local_node_network" % (len(nodes), self.network, len(hosts) - 1))
+        return {
+            "bridge": self.bridge,
+            "controller_addr": str(hosts[0]),
+            "prefix_len": self.network.prefixlen,
+            "veth_prefix": "hpcv",
+            "nodes": {node: {"index": i, "addr": str(hosts[i + 1])} for i, node in enumerate(nodes)},
+            "slurm_conf": self.paths.slurm_conf,
+            "scontrol": shutil.which("scontrol") or "/usr/bin/scontrol",
+            "slurmd": shutil.which("slurmd", path="/usr/sbin:/usr/bin") or "/usr/sbin/slurmd",
+            "slurmd_pid_file": self.paths.pid("slurmd-%n"),
+            "slurmd_spool_dir": os.path.join(self.paths.spool, "slurmd", "%n"),
+            "tmpfs_dir": os.path.join(self.paths.spool, "tmp", "%n"),
+            "log_file": self.paths.logfile("power"),
+        }
+
+    def render(self, name, config):
+        """Every file the cluster needs, as {path: (content, mode, owner_user)}."""
+        types = self.instance_types(slurm_layout.instance_type_names(config))
+        plan = self._node_plan(config)
+        files = {}
+        pcluster_files = slurm_layout.render_pcluster_files(
+            config, types, controller_hostname=self.hostname, controller_addr=plan["controller_addr"],
+            accounting=accounting_settings(self.hostname), no_gpu=True)
+        for rel, content in pcluster_files.items():
+            files[os.path.join(self.paths.slurm_etc, rel)] = (content, 0o644, None)
+        files[self.paths.slurm_conf] = (render_slurm_conf(name, self.paths), 0o644, None)
+        files[self.paths.slurmdbd_conf] = (render_slurmdbd_conf(self.hostname, self.paths, self.db_port, self._db_password()),
+                                           0o600, "slurm")
+        files[self.paths.mariadb_cnf] = (self.daemons.mariadb_cnf_text(self.db_port), 0o644, None)
+        files[self.paths.power_plan] = (json.dumps(plan, indent=2, sort_keys=True) + "\n", 0o644, None)
+        files[self.paths.power_program] = (inspect.getsource(local_power).replace(
+            "POWER_PLAN = %r" % local_power.POWER_PLAN, "POWER_PLAN = %r" % self.paths.power_plan, 1)
+            .join(["#!/usr/bin/python3\n", ""]), 0o755, None)
+        for action in ("resume", "suspend", "resume-fail"):
+            wrapper = "#!/bin/sh\n# Called by slurmctld as SlurmUser with a hostlist.\nexec /usr/bin/sudo -n %s %s \"$1\"\n" % (
+                self.paths.power_program, action)
+            files[self.paths.bin("slurm_" + action.replace("-", "_"))] = (wrapper, 0o755, None)
+        files[self.paths.sudoers] = ("".join(
+            "slurm ALL=(root) NOPASSWD: %s %s *\n" % (self.paths.power_program, action)
+            for action in ("resume", "suspend", "resume-fail")), 0o440, None)
+        files[self.paths.profile] = ("export SLURM_CONF=%s\n" % self.paths.slurm_conf, 0o644, None)
+        return files
+
+    def _db_password(self):
+        """Reuse the password already in slurmdbd.conf, so re-renders are stable."""
+        try:
+            with open(self.paths.slurmdbd_conf) as handle:
+                for line in handle:
+                    if line.startswith("StoragePass="):
+                        return line.split("=", 1)[1].strip()
+        except FileNotFoundError:
+            pass
+        if not hasattr(self, "_new_password"):
+            self._new_password = secrets.token_urlsafe(24)
+        return self._new_password
+
+    def plan(self, name, config):
+        """Check what can be checked before anything changes, and list the files that would change.
+
+        Rendering asks the EC2 API about instance types, so an unknown type fails here; the
+        buckets of FSx ImportPaths must exist too.
+        """
+        self._check_import_paths(config)
+        return self.pending_file_changes(name, config)
+
+    def _check_import_paths(self, config):
+        for index, storage in enumerate(config.get("SharedStorage", []) or []):
+            import_path = (storage.get("FsxLustreSettings") or {}).get("ImportPath")
+            if storage.get("StorageType") != "FsxLustre" or not import_path or self.s3_client_factory is None:
+                continue
+            bucket = import_path[len("s3://"):].partition("/")[0]
+            try:
+                self.s3_client_factory().head_bucket(Bucket=bucket)
+            except Exception as exc:
+                if not type(exc).__module__.startswith(("botocore", "boto3")):
+                    raise
+                raise cb.BackendError(
+                    "SharedStorage[%d].FsxLustreSettings.ImportPath: bucket %s is not reachable (%s); "
+                    "create it first (role hpc.parallelcluster.s3_repo) or fix the path" % (index, bucket, exc),
+                    [{"failureCode": "FsxImportPathFailure", "failureReason": str(exc)}])
+
+    def pending_file_changes(self, name, config):
+        """Paths whose content would change; used for check mode and to decide on a reconfigure."""
+        changed = []
+        for path, (content, _mode, _owner) in self.render(name, config).items():
+            try:
+                with open(path) as handle:
+                    if handle.read() == content:
+                        continue
+            except FileNotFoundError:
+                pass
+            changed.append(path)
+        return changed
+
+    # apply ---------------------------------------------------------------------------------
+    def _write_files(self, name, config):
+        changed = []
+        for path, (content, mode, owner) in self.render(name, config).items():
+            if _write(path, content, mode, _ids(owner) if owner else None):
+                changed.append(path)
+        return changed
+
+    def _prepare_dirs(self):
+        p = self.paths
+        slurm_ids = _ids("slurm")
+        for path, mode, owner in (
+            (p.state, 0o755, None), (p.clusters, 0o755, None), (p.spool, 0o755, None),
+            (os.path.join(p.spool, "slurmctld"), 0o700, slurm_ids), (os.path.join(p.spool, "slurmd"), 0o755, None),
+            (os.path.join(p.spool, "tmp"), 0o755, None), (p.run, 0o755, slurm_ids), (p.log, 0o755, slurm_ids),
+        ):
+            os.makedirs(path, exist_ok=True)
+            os.chmod(path, mode)
+            if owner:
+                os.chown(path, *owner)
+
+    def _link_default_conf(self):
+        """Plain ``sinfo``/``sbatch`` find the cluster through /etc/slurm/slurm.conf."""
+        link = self.paths.etc_slurm_link
+        if os.path.islink(link) or not os.path.exists(link):
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            if not (os.path.islink(link) and os.readlink(link) == self.paths.slurm_conf):
+                if os.path.islink(link):
+                    os.unlink(link)
+                os.symlink(self.paths.slurm_conf, link)
+
+    def _ensure_default_user(self, config, record):
+        user = DEFAULT_USERS.get(config.get("Image", {}).get("Os", "alinux2"), "ec2-user")
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            rc, _out, err = self.run(["useradd", "--create-home", "--shell", "/bin/bash", user])
+            if rc != 0:
+                raise cb.BackendError("could not create the cluster's default user %s: %s" % (user, err.strip()))
+            record.setdefault("local", {})["createdUser"] = user
+        return user
+
+    def _shared_dirs(self, config, record):
+        """SharedStorage mount dirs: directories on this machine, writable by the cluster's users."""
+        created = record.setdefault("local", {}).setdefault("createdDirs", [])
+        for storage in config.get("SharedStorage", []) or []:
+            mount = storage.get("MountDir")
+            if not mount:
+                continue
+            if not os.path.isdir(mount):
+                os.makedirs(mount)
+                if mount not in created:
+                    created.append(mount)
+            os.chmod(mount, 0o1777)
+
+    def _hydrate_fsx(self, config):
+        """FSx for Lustre's ImportPath: copy the bucket's objects into the mount dir at create."""
+        for storage in config.get("SharedStorage", []) or []:
+            settings = storage.get("FsxLustreSettings") or {}
+            import_path = settings.get("ImportPath")
+            if storage.get("StorageType") != "FsxLustre" or not import_path or self.s3_client_factory is None:
+                continue
+            try:
+                self._import_objects(self.s3_client_factory(), import_path, storage["MountDir"])
+            except Exception as exc:  # botocore's ClientError and BotoCoreError, without importing botocore here
+                if type(exc).__module__.startswith(("botocore", "boto3")):
+                    raise cb.BackendError(
+                        "SharedStorage %s: could not import %s: %s" % (storage.get("Name"), import_path, exc),
+                        [{"failureCode": "FsxImportPathFailure", "failureReason": str(exc)}])
+                raise
+
+    @staticmethod
+    def _import_objects(s3, import_path, mount_dir):
+        bucket, _sep, prefix = import_path[len("s3://"):].partition("/")
+        paginator = s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                rel = obj["Key"][len(prefix):]
+                if not rel or rel.endswith("/"):
+                    continue
+                target = os.path.normpath(os.path.join(mount_dir, rel))
+                # A key such as "../etc/x" must not escape the mount dir.
+                if not target.startswith(mount_dir.rstrip("/") + "/"):
+                    continue
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                s3.download_file(bucket, obj["Key"], target)
+
+    def _start_daemons(self, reconfigure):
+        d = self.daemons
+        d.ensure_munge()
+        d.ensure_mariadb()
+        d.ensure_accounting_user(self._db_password(), self.db_port)
+        started_dbd = d.ensure_slurmdbd()
+        started_ctld = d.ensure_slurmctld()
+        if reconfigure and not started_ctld:
+            d.reconfigure()
+        return started_dbd or started_ctld
+
+    def _power_up_static(self, config):
+        """Static nodes (MinCount) are kept running, as ParallelCluster's clustermgtd does."""
+        static = slurm_layout.static_node_names(config)
+        if not static:
+            return False
+        rc, out, _err = self.run(["sinfo", "--noheader", "--Node", "--format=%N %t", "--nodes", ",".join(static)],
+                                 environ_update=self.env)
+        down = [line.split()[0] for line in out.splitlines() if line.split() and line.split()[1].endswith("~")]
+        if down:
+            rc, _out, err = self.run(["scontrol", "update", "nodename=%s" % ",".join(down), "state=power_up"],
+                                     environ_update=self.env)
+            if rc != 0:
+                raise cb.BackendError("could not power up static nodes %s: %s" % (",".join(down), err.strip()))
+        return bool(down)
+
+    def create(self, name, config, rollback_on_failure=True):
+        self.check_prerequisites()
+        other = self._other_cluster(name)
+        if other:
+            raise cb.BackendError("the local provider runs one cluster per machine and %s already exists; "
+                                  "delete it first (state: absent)" % other)
+        now = _now()
+        head = config.get("HeadNode", {})
+        record = self._load_record(name) or {}
+        record.update({
+            "clusterName": name,
+            "clusterStatus": cb.CREATE_IN_PROGRESS,
+            "cloudformationStackStatus": cb.CREATE_IN_PROGRESS,
+            "computeFleetStatus": "STARTING",
+            "region": config.get("Region"),
+            "version": PCLUSTER_VERSION,
+            "provider": self.provider,
+            "scheduler": {"type": "slurm"},
+            "creationTime": record.get("creationTime", now),
+            "clusterConfiguration": config,
+            "failures": [],
+            "headNode": {
+                "instanceId": "local-%s-head" % name,
+                "instanceType": head.get("InstanceType"),
+                "privateIpAddress": str(next(self.network.hosts())),
+                "publicIpAddress": None,
+                "state": "pending",
+                "launchTime": now,
+            },
+        })
+        self._prepare_dirs()
+        self._save_record(record)
+        try:
+            record.setdefault("local", {})["defaultUser"] = self._ensure_default_user(config, record)
+            self._shared_dirs(config, record)
+            self._save_record(record)
+            self._write_files(name, config)
+            self._link_default_conf()
+            local_power.ensure_bridge(self._plan_from_disk())
+            self._start_daemons(reconfigure=True)
+            self._power_up_static(config)
+            self._hydrate_fsx(config)
+        except (cb.BackendError, DaemonError, OSError) as exc:
+            failures = getattr(exc, "failures", None) or [{"failureCode": "HeadNodeBootstrapFailure", "failureReason": str(exc)}]
+            record.update({"clusterStatus": cb.CREATE_FAILED, "cloudformationStackStatus": cb.CREATE_FAILED,
+                           "failures": failures})
+            self._save_record(record)
+            if rollback_on_failure:
+                self.delete(name)
+            raise cb.BackendError("cluster %s failed to create: %s" % (name, exc), failures)
+        record.update({"clusterStatus": cb.CREATE_COMPLETE, "cloudformationStackStatus": cb.CREATE_COMPLETE,
+                       "computeFleetStatus": "RUNNING"})
+        record["headNode"]["state"] = "running"
+        self._save_record(record)
+        return self.describe(name)
+
+    def _plan_from_disk(self):
+        return local_power.load_plan(self.paths.power_plan)
+
+    def update(self, name, config):
+        record = self._load_record(name)
+        record.update({"clusterStatus": cb.UPDATE_IN_PROGRESS, "cloudformationStackStatus": cb.UPDATE_IN_PROGRESS})
+        self._save_record(record)
+        try:
+            self._shared_dirs(config, record)
+            changed = self._write_files(name, config)
+            self._link_default_conf()
+            local_power.ensure_bridge(self._plan_from_disk())
+            self._start_daemons(reconfigure=bool(changed))
+            self._power_up_static(config)
+        except (cb.BackendError, DaemonError, OSError) as exc:
+            failures = getattr(exc, "failures", None) or [{"failureCode": "UpdateFailure", "failureReason": str(exc)}]
+            record.update({"clusterStatus": cb.UPDATE_FAILED, "cloudformationStackStatus": cb.UPDATE_FAILED, "failures": failures})
+            self._save_record(record)
+            raise cb.BackendError("cluster %s failed to update: %s" % (name, exc), failures)
+        record.update({"clusterStatus": cb.UPDATE_COMPLETE, "cloudformationStackStatus": cb.UPDATE_COMPLETE,
+                       "clusterConfiguration": config, "failures": []})
+        self._save_record(record)
+        return self.describe(name)
+
+    def repair(self, name, check_mode=False):
+        """After a reboot or a killed daemon: start what should be running. True if anything was down."""
+        record = self._load_record(name)
+        config = record["clusterConfiguration"]
+        needs = bool(self.pending_file_changes(name, config)) or not all((
+            self.daemons.munge_ok(), self.daemons.mariadb_ok(), self.daemons.slurmdbd_ok(), self.daemons.slurmctld_ok()))
+        if not needs or check_mode:
+            return needs
+        self._prepare_dirs()
+        changed = self._write_files(name, config)
+        self._link_default_conf()
+        local_power.ensure_bridge(self._plan_from_disk())
+        self._start_daemons(reconfigure=bool(changed))
+        self._power_up_static(config)
+        return True
+
+    # delete --------------------------------------------------------------------------------
+    def delete(self, name):
+        record = self._load_record(name)
+        if record is None:
+            return False
+        record.update({"clusterStatus": cb.DELETE_IN_PROGRESS, "cloudformationStackStatus": cb.DELETE_IN_PROGRESS})
+        self._save_record(record)
+        p = self.paths
+        self.daemons.stop_slurm()
+        self._power_down_all()
+        self.daemons.stop_mariadb()
+        self.daemons.stop_munge()
+        local = record.get("local", {})
+        for mount in local.get("createdDirs", []):
+            shutil.rmtree(mount, ignore_errors=True)
+        user = local.get("createdUser")
+        if user:
+            self.run(["userdel", "--remove", user])
+        if os.path.islink(p.etc_slurm_link) and os.readlink(p.etc_slurm_link) == p.slurm_conf:
+            os.unlink(p.etc_slurm_link)
+        for path in (p.sudoers, p.profile):
+            if os.path.exists(path):
+                os.unlink(path)
+        for path in (p.slurm_etc, p.node_package, p.spool, p.run, p.log,
+                     p.mariadb_dir, p.mariadb_cnf):
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            elif os.path.exists(path):
+                os.unlink(path)
+        os.unlink(p.record(name))
+        # Parents we made are removed once empty; a directory holding anything else stays.
+        for path in (p.clusters, p.state, os.path.dirname(p.slurm_etc), os.path.dirname(p.node_package)):
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+        return True
+
+    def _power_down_all(self):
+        """Every node's slurmd and namespace, then the bridge: what terminating the fleet does."""
+        if os.path.exists(self.paths.power_plan):
+            plan = self._plan_from_disk()
+            for node in plan["nodes"]:
+                local_power.suspend_node(plan, node)
+        # Nodes of an older plan (a config changed since) are found by their PID files.
+        if os.path.isdir(self.paths.run):
+            for entry in os.listdir(self.paths.run):
+                if entry.startswith("slurmd-") and entry.endswith(".pid"):
+                    stop_pidfile(os.path.join(self.paths.run, entry))
+        rc, out, _err = self.run(["ip", "-o", "link", "show", "type", "veth"])
+        for line in out.splitlines():
+            ifname = line.split(":")[1].strip().split("@")[0]
+            if ifname.startswith("hpcv"):
+                self.run(["ip", "link", "del", ifname])
+        rc, out, _err = self.run(["ip", "netns", "list"])
+        for line in out.splitlines():
+            ns = line.split()[0] if line.split() else ""
+            if ns and os.path.exists(os.path.join(self.paths.spool, "slurmd", ns)):
+                self.run(["ip", "netns", "del", ns])
+        if self.run(["ip", "link", "show", self.bridge])[0] == 0:
+            self.run(["ip", "link", "del", self.bridge])

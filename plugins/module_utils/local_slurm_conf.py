@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The head node's own Slurm files on the local provider: base ``slurm.conf`` and ``slurmdbd.conf``.
+
+ParallelCluster's AMI ships a base ``slurm.conf`` that ends by including
+``slurm_parallelcluster.conf`` (rendered from the cluster config by slurm_layout). This is
+that base file for a machine without cgroups or systemd, where compute nodes are network
+namespaces powered up and down by the local power program.
+"""
+
+from __future__ import annotations
+
+
+def render_slurm_conf(cluster_name, paths, slurm_etc_include="slurm_parallelcluster.conf"):
+    p = paths
+    lines = [
+        "# Managed by hpc.parallelcluster (local provider). Changes are overwritten;",
+        "# use the cluster config's CustomSlurmSettings or the slurm_tuning role instead.",
+        "ClusterName=%s" % cluster_name,
+        "SlurmUser=slurm",
+        "SlurmctldPort=6817",
+        "SlurmdPort=6818",
+        "AuthType=auth/munge",
+        "CryptoType=crypto/munge",
+        "StateSaveLocation=%s/slurmctld" % p.spool,
+        "SlurmdSpoolDir=%s/slurmd/%%n" % p.spool,
+        "TmpFS=%s/tmp/%%n" % p.spool,
+        "SlurmctldPidFile=%s" % p.pid("slurmctld"),
+        "SlurmdPidFile=%s" % p.pid("slurmd-%n"),
+        "SlurmctldLogFile=%s" % p.logfile("slurmctld"),
+        "SlurmdLogFile=%s" % p.logfile("slurmd-%n"),
+        "SlurmctldDebug=info",
+        "SlurmdDebug=info",
+        "# No cgroups on the nodes: track processes and gather accounting from /proc.",
+        "ProctrackType=proctrack/linuxproc",
+        "TaskPlugin=task/none",
+        "JobAcctGatherType=jobacct_gather/linux",
+        "JobAcctGatherFrequency=30",
+        "MpiDefault=pmix",
+        "SchedulerType=sched/backfill",
+        "SelectType=select/cons_tres",
+        "# Nodes keep the resources their instance type gives them, whatever this machine has.",
+        "SlurmdParameters=config_overrides",
+        "# ParallelCluster's scaling: nodes are powered up by ResumeProgram, down after SuspendTime.",
+        "ResumeProgram=%s" % p.bin("slurm_resume"),
+        "SuspendProgram=%s" % p.bin("slurm_suspend"),
+        "ResumeFailProgram=%s" % p.bin("slurm_resume_fail"),
+        "ResumeRate=0",
+        "SuspendRate=0",
+        "SuspendTimeout=60",
+        "ReturnToService=2",
+        "SlurmctldParameters=idle_on_node_suspend,power_save_interval=1,power_save_min_interval=0,cloud_reg_addrs",
+        "PrivateData=cloud",
+        "TreeWidth=65533",
+        "CommunicationParameters=NoAddrCache",
+        "MessageTimeout=30",
+        "SlurmctldTimeout=300",
+        "SlurmdTimeout=180",
+        "KillWait=10",
+        "InactiveLimit=0",
+        "MinJobAge=300",
+        "include %s/%s" % (p.slurm_etc, slurm_etc_include),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render_slurmdbd_conf(hostname, paths, db_port, db_password):
+    """slurmdbd.conf carries the database password: write it 0600, owned by slurm."""
+    p = paths
+    return "\n".join([
+        "# Managed by hpc.parallelcluster (local provider).",
+        "AuthType=auth/munge",
+        "DbdHost=%s" % hostname,
+        "DbdPort=6819",
+        "SlurmUser=slurm",
+        "PidFile=%s" % p.pid("slurmdbd"),
+        "LogFile=%s" % p.logfile("slurmdbd"),
+        "DebugLevel=info",
+        "StorageType=accounting_storage/mysql",
+        "StorageHost=127.0.0.1",
+        "StoragePort=%d" % db_port,
+        "StorageUser=slurm",
+        "StoragePass=%s" % db_password,
+        "StorageLoc=slurm_acct_db",
+        "",
+    ])
+
+
+def accounting_settings(hostname):
+    """What slurm_parallelcluster.conf gets when the cluster has accounting (as ParallelCluster)."""
+    return {
+        "AccountingStorageType": "accounting_storage/slurmdbd",
+        "AccountingStorageHost": hostname,
+        "AccountingStoragePort": "6819",
+        "JobAcctGatherType": "jobacct_gather/linux",
+    }

@@ -1,0 +1,313 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: pcluster_cluster
+short_description: Create, update and delete an AWS ParallelCluster cluster (Slurm)
+version_added: 0.1.0
+description:
+  - Manages a cluster described by an AWS ParallelCluster configuration (the YAML that
+    C(pcluster create-cluster --cluster-configuration) takes), the way C(pcluster create-cluster),
+    C(update-cluster) and C(delete-cluster) do.
+  - The configuration is validated with ParallelCluster's own schema before anything is created
+    or changed; errors name the offending field.
+  - With O(provider=local) the cluster is a real Slurm cluster on the target host (the head node):
+    slurmctld, slurmdbd on MariaDB and munge run there, and compute nodes are network namespaces
+    powered up and down by Slurm's own power saving, as ParallelCluster scales on EC2. Instance
+    types are looked up through the EC2 API (point it at the local AWS API emulator with
+    O(endpoint_url)), and FSx for Lustre C(ImportPath) content is copied from S3 into the mount
+    directory at create.
+  - The result has the shape of C(pcluster describe-cluster), with ParallelCluster's status values.
+author:
+  - hpc.parallelcluster maintainers
+options:
+  name:
+    description:
+      - Name of the cluster.
+      - ParallelCluster's rule applies; it starts with a letter and holds letters, digits and hyphens.
+    type: str
+    required: true
+    aliases: [cluster_name]
+  state:
+    description:
+      - V(present) creates the cluster, or updates it when the configuration differs.
+      - V(absent) deletes it and everything it created.
+    type: str
+    choices: [present, absent]
+    default: present
+  config:
+    description:
+      - The cluster configuration as a dictionary, in ParallelCluster's YAML format.
+      - Mutually exclusive with O(config_file). One of them is required with O(state=present).
+    type: dict
+  config_file:
+    description:
+      - Path on the target host of a ParallelCluster cluster configuration YAML file.
+    type: path
+  provider:
+    description:
+      - Where the cluster lives. V(local) runs it on the target host.
+    type: str
+    choices: [local]
+    default: local
+  wait:
+    description:
+      - Wait until the cluster reaches a stable status (C(CREATE_COMPLETE), C(UPDATE_COMPLETE)) or is deleted.
+      - The local provider always completes its work before returning.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - How many seconds to wait when O(wait=true).
+    type: int
+    default: 1800
+  rollback_on_failure:
+    description:
+      - When creation fails, delete what was created (C(pcluster create-cluster --rollback-on-failure)).
+      - With V(false) the failed cluster stays for inspection in C(CREATE_FAILED); running the task
+        again retries the creation.
+    type: bool
+    default: true
+  local_node_network:
+    description:
+      - With O(provider=local), the IPv4 network of the compute nodes. The head node takes the first
+        address on a bridge, each compute node the next ones.
+    type: str
+    default: 10.253.0.0/22
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reports what would be created, changed or deleted, with a diff of the configuration.
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+requirements:
+  - aws-parallelcluster (its configuration schema validates the config)
+  - boto3
+  - PyYAML
+notes:
+  - O(provider=local) needs root on the target host and the packages installed by the
+    P(hpc.parallelcluster.pcluster#role) role. Only one local cluster can exist per host.
+"""
+
+EXAMPLES = r"""
+- name: Create the recipe's cluster on this machine
+  hpc.parallelcluster.pcluster_cluster:
+    name: hpc-cluster
+    provider: local
+    config_file: /etc/hpc/cluster-config.yaml
+    endpoint_url: http://127.0.0.1:5000
+    region: us-east-1
+
+- name: Create a cluster from an inline configuration
+  hpc.parallelcluster.pcluster_cluster:
+    name: hpc-cluster
+    config:
+      Region: us-east-1
+      Image:
+        Os: alinux2
+      HeadNode:
+        InstanceType: m5.large
+        Networking:
+          SubnetId: "{{ public_subnet_id }}"
+        Ssh:
+          KeyName: "{{ key_name }}"
+      Scheduling:
+        Scheduler: slurm
+        SlurmQueues:
+          - Name: compute
+            ComputeResources:
+              - Name: compute-nodes
+                InstanceType: c5n.large
+                MinCount: 0
+                MaxCount: 10
+            Networking:
+              SubnetIds:
+                - "{{ private_subnet_id }}"
+  register: cluster
+
+- name: Delete it
+  hpc.parallelcluster.pcluster_cluster:
+    name: hpc-cluster
+    state: absent
+"""
+
+RETURN = r"""
+cluster:
+  description:
+    - The cluster as C(pcluster describe-cluster) reports it. Empty after a delete.
+  returned: always
+  type: dict
+  contains:
+    clusterName:
+      description: Name of the cluster.
+      type: str
+      sample: hpc-cluster
+    clusterStatus:
+      description: ParallelCluster's status of the cluster.
+      type: str
+      sample: CREATE_COMPLETE
+    computeFleetStatus:
+      description: Status of the compute fleet.
+      type: str
+      sample: RUNNING
+    version:
+      description: ParallelCluster version the cluster follows.
+      type: str
+      sample: 3.15.1
+    region:
+      description: The cluster's region.
+      type: str
+    headNode:
+      description: The head node (instanceId, instanceType, privateIpAddress, publicIpAddress, state, launchTime).
+      type: dict
+    clusterConfiguration:
+      description: The configuration the cluster runs with.
+      type: dict
+    failures:
+      description: Why a create or update failed (failureCode, failureReason).
+      type: list
+      elements: dict
+    creationTime:
+      description: When the cluster was created.
+      type: str
+    lastUpdatedTime:
+      description: When the cluster last changed.
+      type: str
+changed_files:
+  description: With O(provider=local), the head node files that were (or in check mode would be) written.
+  returned: when state is present
+  type: list
+  elements: str
+"""
+
+import copy
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
+    yaml = None
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import cluster_backend as cb
+from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config import (
+    HAS_PCLUSTER,
+    PCLUSTER_IMPORT_ERROR,
+    ClusterConfigError,
+    load_cluster_config,
+    validate_cluster_config,
+)
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.instance_types import describe_instance_types
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_cluster import LocalClusterBackend
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons import DaemonError
+
+
+def _yaml(config):
+    return yaml.safe_dump(config, default_flow_style=False, sort_keys=True) if config else ""
+
+
+def _backend(module):
+    ec2 = {}
+
+    def instance_types(names):
+        if "client" not in ec2:
+            ec2["client"] = module.client("ec2")
+        return describe_instance_types(ec2["client"], names)
+
+    def s3_client():
+        return module.client("s3")
+
+    return LocalClusterBackend(run=module.run_command, instance_types=instance_types, s3_client_factory=s3_client,
+                               node_network=module.params["local_node_network"])
+
+
+def _absent(module, backend, name):
+    current = backend.describe(name)
+    if current is None:
+        module.exit_json(changed=False, cluster={})
+    diff = {"before": _yaml(current.get("clusterConfiguration")), "after": "",
+            "before_header": "%s (current)" % name, "after_header": "%s (deleted)" % name}
+    if not module.check_mode:
+        backend.delete(name)
+    module.exit_json(changed=True, cluster={}, diff=diff)
+
+
+def _present(module, backend, name, config):
+    current = backend.describe(name)
+    creating = current is None or current["clusterStatus"] == cb.CREATE_FAILED
+    before = None if creating else current.get("clusterConfiguration")
+    diff = {"before": _yaml(before), "after": _yaml(config),
+            "before_header": "%s (current)" % name, "after_header": "%s (desired)" % name}
+    # Instance types and buckets are checked here, before anything changes.
+    pending = backend.plan(name, config)
+    if creating:
+        if module.check_mode:
+            module.exit_json(changed=True, diff=diff, changed_files=pending,
+                             cluster={"clusterName": name, "clusterStatus": cb.CREATE_IN_PROGRESS})
+        result = backend.create(name, config, rollback_on_failure=module.params["rollback_on_failure"])
+        module.exit_json(changed=True, cluster=result, diff=diff, changed_files=pending)
+    if before != config:
+        if module.check_mode:
+            planned = copy.deepcopy(current)
+            planned["clusterStatus"] = cb.UPDATE_IN_PROGRESS
+            module.exit_json(changed=True, diff=diff, changed_files=pending, cluster=planned)
+        result = backend.update(name, config)
+        module.exit_json(changed=True, cluster=result, diff=diff, changed_files=pending)
+    changed = backend.repair(name, check_mode=module.check_mode)
+    module.exit_json(changed=changed, cluster=backend.describe(name), changed_files=pending if changed else [])
+
+
+def main():
+    argument_spec = dict(
+        name=dict(type="str", required=True, aliases=["cluster_name"]),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        config=dict(type="dict"),
+        config_file=dict(type="path"),
+        provider=dict(type="str", default="local", choices=["local"]),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=1800),
+        rollback_on_failure=dict(type="bool", default=True),
+        local_node_network=dict(type="str", default="10.253.0.0/22"),
+    )
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        mutually_exclusive=[("config", "config_file")],
+        required_if=[("state", "present", ("config", "config_file"), True)],
+        supports_check_mode=True,
+    )
+    if yaml is None:
+        module.fail_json(msg=missing_required_lib("PyYAML"))
+    if not HAS_PCLUSTER:
+        module.fail_json(msg=missing_required_lib("aws-parallelcluster"), exception=PCLUSTER_IMPORT_ERROR)
+    name = module.params["name"]
+    backend = _backend(module)
+    try:
+        if module.params["state"] == "absent":
+            _absent(module, backend, name)
+        config = load_cluster_config(module.params["config"], module.params["config_file"])
+        # The local provider always runs slurmdbd, so accounting rules (name length, deny list) apply.
+        validate_cluster_config(config, name, provider=module.params["provider"], region=module.params["region"],
+                                accounting=module.params["provider"] == "local")
+        _present(module, backend, name, config)
+    except ClusterConfigError as exc:
+        module.fail_json(msg="invalid cluster configuration for %s:\n%s" % (name, exc),
+                         errors=[{"field": f, "message": m} for f, m in exc.errors])
+    except cb.BackendError as exc:
+        module.fail_json(msg=str(exc), failures=exc.failures, cluster=backend.describe(name) or {})
+    except DaemonError as exc:
+        module.fail_json(msg=str(exc), cluster=backend.describe(name) or {})
+
+
+if __name__ == "__main__":
+    main()

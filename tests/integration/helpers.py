@@ -1,0 +1,134 @@
+"""Running the playbooks and asking Slurm and the emulator what is really there."""
+
+import json
+import os
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+SLURM_ENV = {"SLURM_CONF": "/opt/slurm/etc/slurm.conf"}
+EMULATOR = "http://127.0.0.1:5000"
+
+
+def ansible_env(**extra):
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_CONFIG": os.path.join(ROOT, "ansible.cfg"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+        "PATH": VENV_BIN + os.pathsep + env.get("PATH", ""),
+    })
+    env.update(extra)
+    return env
+
+
+def playbook(name, *args, json_output=True, timeout=1800):
+    """Run playbooks/<name> (or a path) and return (returncode, json-callback result or raw output)."""
+    path = name if os.path.isabs(name) else os.path.join(ROOT, "playbooks", name)
+    cmd = [os.path.join(VENV_BIN, "ansible-playbook"), path, *args]
+    env = ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json") if json_output else ansible_env()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    if not json_output:
+        return proc.returncode, proc.stdout + proc.stderr
+    try:
+        data = json.loads(proc.stdout[proc.stdout.index("{"):])
+    except ValueError:
+        raise AssertionError("no JSON from ansible-playbook:\n%s\n%s" % (proc.stdout[-5000:], proc.stderr[-5000:]))
+    return proc.returncode, data
+
+
+def task_results(data, task_name):
+    """Per-host results of the task called ``task_name``."""
+    for play in data.get("plays", []):
+        for task in play.get("tasks", []):
+            if task["task"]["name"] == task_name:
+                return task["hosts"]
+    raise AssertionError("task %r did not run" % task_name)
+
+
+def failed_tasks(data):
+    """Names and messages of the failed tasks in a json-callback result, for assertion messages."""
+    out = []
+    for play in data.get("plays", []):
+        for task in play.get("tasks", []):
+            for host, res in task.get("hosts", {}).items():
+                if res.get("failed") and not res.get("ignore_errors"):
+                    out.append("%s on %s: %s" % (task["task"]["name"], host, res.get("msg", res)))
+    return out
+
+
+def changed_tasks(data):
+    out = []
+    for play in data.get("plays", []):
+        for task in play.get("tasks", []):
+            for host, res in task.get("hosts", {}).items():
+                if res.get("changed"):
+                    out.append("%s on %s" % (task["task"]["name"], host))
+    return out
+
+
+def run(args, user=None, check=True, timeout=300):
+    if user:
+        args = ["runuser", "-u", user, "--", *args]
+    env = dict(os.environ)
+    env.update(SLURM_ENV)
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError("%s failed (%s): %s %s" % (args, proc.returncode, proc.stdout, proc.stderr))
+    return proc
+
+
+def sinfo_nodes():
+    """{node: state} from Slurm, with power-saving suffixes kept (``idle~`` is powered down)."""
+    out = run(["sinfo", "--noheader", "--Node", "--format=%N|%t|%P"]).stdout
+    nodes = {}
+    for line in out.splitlines():
+        name, state, partition = line.split("|")
+        nodes[name] = (state, partition.rstrip("*"))
+    return nodes
+
+
+def sacct_jobs(name=None):
+    args = ["sacct", "--noheader", "--parsable2", "--allocations", "--starttime", "2000-01-01",
+            "--format=JobID,JobName,State,NNodes,NodeList,ExitCode,User,Partition"]
+    if name:
+        args += ["--name", name]
+    rows = []
+    for line in run(args).stdout.splitlines():
+        job_id, job_name, state, nnodes, nodelist, exit_code, user, partition = line.split("|")
+        rows.append({"id": job_id, "name": job_name, "state": state, "nnodes": int(nnodes), "nodes": nodelist,
+                     "exit": exit_code, "user": user, "partition": partition})
+    return rows
+
+
+def wait_until(predicate, timeout, interval=2.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+def processes(pattern_names=("slurmctld", "slurmdbd", "slurmd", "mariadbd", "munged", "moto_server")):
+    """Live (non-zombie) processes whose command name is one of ``pattern_names``."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % pid) as handle:
+                stat = handle.read()
+            with open("/proc/%s/cmdline" % pid, "rb") as handle:
+                cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        state = stat[stat.rindex(")") + 2]
+        if state == "Z":
+            continue
+        if comm in pattern_names or any(("/%s " % n) in cmdline + " " for n in pattern_names):
+            found.append("%s %s" % (pid, cmdline.strip()))
+    return found

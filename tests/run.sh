@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Every test: unit tests, the roles' integration targets, then the end-to-end cluster lifecycle.
+# `tests/run.sh unit` or `tests/run.sh integration` runs one layer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export ANSIBLE_CONFIG=$PWD/ansible.cfg
+export PATH=$PWD/.venv/bin:$PATH
+layer=${1:-all}
+failed=()
+
+section() { printf '\n=== %s ===\n' "$*"; }
+
+if [[ $layer == all || $layer == unit ]]; then
+  section "unit tests"
+  python -m pytest tests/unit -q -p no:cacheprovider || failed+=(unit)
+fi
+
+if [[ $layer == all || $layer == integration ]]; then
+  for target in tests/integration/targets/*/; do
+    [[ -x $target/runme.sh ]] || continue
+    section "integration target $(basename "$target")"
+    if ! "$target/runme.sh"; then failed+=("target:$(basename "$target")"); fi
+  done
+  section "cluster lifecycle (site.yml, smoke test, scaling, teardown)"
+  python -m pytest tests/integration -q -p no:cacheprovider -x || failed+=(lifecycle)
+fi
+
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "all test layers passed"
