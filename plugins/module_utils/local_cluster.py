@@ -23,6 +23,7 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils import cluster
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import local_power
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import slurm_layout
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config import PCLUSTER_VERSION
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.image_os import default_user
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons import Daemons, DaemonError, stop_pidfile
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_conf import (
@@ -30,19 +31,6 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_co
     render_slurm_conf,
     render_slurmdbd_conf,
 )
-
-# The OS user each ParallelCluster image comes with; the local head node gets the same one.
-DEFAULT_USERS = {
-    "alinux2": "ec2-user",
-    "alinux2023": "ec2-user",
-    "rhel8": "ec2-user",
-    "rhel9": "ec2-user",
-    "rocky8": "rocky",
-    "rocky9": "rocky",
-    "ubuntu2004": "ubuntu",
-    "ubuntu2204": "ubuntu",
-    "ubuntu2404": "ubuntu",
-}
 
 REQUIRED_COMMANDS = ("munged", "mariadbd", "mariadb-install-db", "slurmctld", "slurmd", "slurmdbd",
                      "scontrol", "sacctmgr", "ip", "nsenter", "unshare", "sudo", "start-stop-daemon")
@@ -272,7 +260,7 @@ class LocalClusterBackend(cb.ClusterBackend):
                 os.symlink(self.paths.slurm_conf, link)
 
     def _ensure_default_user(self, config, record):
-        user = DEFAULT_USERS.get(config.get("Image", {}).get("Os", "alinux2"), "ec2-user")
+        user = default_user(config)
         try:
             pwd.getpwnam(user)
         except KeyError:

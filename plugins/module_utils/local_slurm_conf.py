@@ -31,10 +31,9 @@ def render_slurm_conf(cluster_name, paths, slurm_etc_include="slurm_parallelclus
         "SlurmdLogFile=%s" % p.logfile("slurmd-%n"),
         "SlurmctldDebug=info",
         "SlurmdDebug=info",
-        "# No cgroups on the nodes: track processes and gather accounting from /proc.",
+        "# No cgroups on the nodes: track processes from /proc (accounting gathers there too).",
         "ProctrackType=proctrack/linuxproc",
         "TaskPlugin=task/none",
-        "JobAcctGatherType=jobacct_gather/linux",
         "JobAcctGatherFrequency=30",
         "MpiDefault=pmix",
         "SchedulerType=sched/backfill",
@@ -93,5 +92,6 @@ def accounting_settings(hostname):
         "AccountingStorageType": "accounting_storage/slurmdbd",
         "AccountingStorageHost": hostname,
         "AccountingStoragePort": "6819",
+        # No cgroups on the local nodes: gather from /proc instead of ParallelCluster's cgroup plugin.
         "JobAcctGatherType": "jobacct_gather/linux",
     }

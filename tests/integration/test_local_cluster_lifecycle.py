@@ -161,7 +161,7 @@ def test_teardown_leaves_nothing_behind_and_is_idempotent():
     assert processes(("slurmctld", "slurmdbd", "slurmd", "mariadbd")) == []
     assert run(["ip", "netns", "list"]).stdout.strip() == ""
     assert "hpcbr0" not in run(["ip", "link"]).stdout
-    for path in ("/opt/slurm/etc", "/opt/parallelcluster", "/var/lib/hpc-parallelcluster", "/shared",
+    for path in ("/opt/slurm/etc", "/opt/parallelcluster", "/var/lib/hpc-parallelcluster/clusters", "/shared",
                  "/etc/sudoers.d/hpc-parallelcluster", "/etc/slurm/slurm.conf"):
         assert not os.path.exists(path), path
     ec2, s3 = _emulator()
@@ -177,3 +177,4 @@ def test_teardown_leaves_nothing_behind_and_is_idempotent():
     rc, data = playbook("teardown.yml")
     assert rc == 0, failed_tasks(data)
     assert processes(("moto_server",)) == []
+    assert not os.path.exists("/var/lib/hpc-parallelcluster")
