@@ -5,7 +5,7 @@ ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook
 ARGS ?=
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup site teardown test test-unit test-integration clean
+.PHONY: setup site teardown test test-sanity test-unit test-integration clean
 
 setup:
 	@bash scripts/setup.sh
@@ -18,6 +18,9 @@ teardown: setup
 
 test: setup
 	@bash tests/run.sh
+
+test-sanity: setup
+	@bash tests/run.sh sanity
 
 test-unit: setup
 	$(VENV)/bin/python -m pytest tests/unit -q

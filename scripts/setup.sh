@@ -12,6 +12,8 @@ python=${HPC_PYTHON:-/usr/bin/python3}
 need_apt=()
 "$python" -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 command -v sudo >/dev/null || need_apt+=(sudo)
+# ansible-test sanity's shellcheck test is skipped (with only a warning) without it.
+command -v shellcheck >/dev/null || need_apt+=(shellcheck)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt-get"
   export DEBIAN_FRONTEND=noninteractive

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test: unit tests, the roles' integration targets, then the end-to-end cluster lifecycle.
-# `tests/run.sh unit` or `tests/run.sh integration` runs one layer.
+# Every test: static checks (ansible-test sanity, ansible-lint), unit tests, the roles' integration
+# targets, then the end-to-end cluster lifecycle.
+# `tests/run.sh sanity`, `tests/run.sh unit` or `tests/run.sh integration` runs one layer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ANSIBLE_CONFIG=$PWD/ansible.cfg
@@ -9,6 +10,14 @@ layer=${1:-all}
 failed=()
 
 section() { printf '\n=== %s ===\n' "$*"; }
+
+# Static checks first: they are quick and need no emulator or cluster.
+if [[ $layer == all || $layer == sanity ]]; then
+  section "ansible-test sanity"
+  tests/sanity.sh || failed+=(sanity)
+  section "ansible-lint"
+  tests/lint.sh || failed+=(lint)
+fi
 
 if [[ $layer == all || $layer == unit ]]; then
   section "unit tests"

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 #SBATCH --job-name=mpi-smoke-test
 #SBATCH --nodes=2
 #SBATCH --ntasks-per-node=1

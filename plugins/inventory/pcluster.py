@@ -21,7 +21,7 @@ description:
     C(ansible_connection=local) and the controller's Python.
   - The configuration file must end with C(pcluster.yml) or C(pcluster.yaml).
 author:
-  - hpc.parallelcluster maintainers
+  - hpc.parallelcluster maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - constructed
   - inventory_cache

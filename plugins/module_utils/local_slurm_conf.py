@@ -35,6 +35,8 @@ def render_slurm_conf(cluster_name, paths, slurm_etc_include="slurm_parallelclus
         "ProctrackType=proctrack/linuxproc",
         "TaskPlugin=task/none",
         "JobAcctGatherFrequency=30",
+        "# Keep job comments in accounting: slurm_job finds its earlier submissions by them.",
+        "AccountingStoreFlags=job_comment",
         "MpiDefault=pmix",
         "SchedulerType=sched/backfill",
         "SelectType=select/cons_tres",

@@ -15,7 +15,7 @@ description:
     C(update-cluster) and C(delete-cluster) do.
   - The configuration is validated with ParallelCluster's own schema before anything is created
     or changed; errors name the offending field.
-  - With O(provider=local) the cluster is a real Slurm cluster on the target host (the head node):
+  - With O(provider=local) the cluster is a real Slurm cluster on the target host, its head node;
     slurmctld, slurmdbd on MariaDB and munge run there, and compute nodes are network namespaces
     powered up and down by Slurm's own power saving, as ParallelCluster scales on EC2. Instance
     types are looked up through the EC2 API (point it at the local AWS API emulator with
@@ -23,7 +23,7 @@ description:
     directory at create.
   - The result has the shape of C(pcluster describe-cluster), with ParallelCluster's status values.
 author:
-  - hpc.parallelcluster maintainers
+  - hpc.parallelcluster maintainers (!UNKNOWN)
 options:
   name:
     description:

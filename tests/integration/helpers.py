@@ -11,6 +11,15 @@ SLURM_ENV = {"SLURM_CONF": "/opt/slurm/etc/slurm.conf"}
 EMULATOR = "http://127.0.0.1:5000"
 
 
+def emulator_clients(*services):
+    """boto3 clients of the local AWS API emulator, to check what really exists there."""
+    import boto3
+
+    kwargs = dict(endpoint_url=EMULATOR, region_name="us-east-1", aws_access_key_id="testing",
+                  aws_secret_access_key="testing")
+    return [boto3.client(service, **kwargs) for service in services]
+
+
 def ansible_env(**extra):
     env = dict(os.environ)
     env.update({
@@ -28,7 +37,7 @@ def playbook(name, *args, json_output=True, timeout=1800):
     path = name if os.path.isabs(name) else os.path.join(ROOT, "playbooks", name)
     cmd = [os.path.join(VENV_BIN, "ansible-playbook"), path, *args]
     env = ansible_env(ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json") if json_output else ansible_env()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     if not json_output:
         return proc.returncode, proc.stdout + proc.stderr
     try:
@@ -73,7 +82,7 @@ def run(args, user=None, check=True, timeout=300):
         args = ["runuser", "-u", user, "--", *args]
     env = dict(os.environ)
     env.update(SLURM_ENV)
-    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise AssertionError("%s failed (%s): %s %s" % (args, proc.returncode, proc.stdout, proc.stderr))
     return proc
@@ -132,3 +141,14 @@ def processes(pattern_names=("slurmctld", "slurmdbd", "slurmd", "mariadbd", "mun
         if comm in pattern_names or any(("/%s " % n) in cmdline + " " for n in pattern_names):
             found.append("%s %s" % (pid, cmdline.strip()))
     return found
+
+
+def sacct_by_ids(job_ids):
+    """{job id: sacct allocation row} for the given jobs (any user), array tasks as '<id>_<task>'."""
+    args = ["sacct", "--noheader", "--parsable2", "--allocations", "--allusers", "--starttime", "2000-01-01",
+            "--jobs", ",".join(str(j) for j in job_ids), "--format=JobID,JobName,State,ExitCode,User,Comment"]
+    rows = {}
+    for line in run(args).stdout.splitlines():
+        job_id, job_name, state, exit_code, user, comment = line.split("|", 5)
+        rows[job_id] = {"name": job_name, "state": state, "exit": exit_code, "user": user, "comment": comment}
+    return rows

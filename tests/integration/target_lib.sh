@@ -1,10 +1,11 @@
+# shellcheck shell=bash
 # Sourced by each integration target's runme.sh: where things are, a scratch directory, and `play`.
 here=$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)
 root=$(cd "$here/../../../.." && pwd)
 venv=${HPC_VENV:-$root/.venv}
 work=$(mktemp -d)
 export ANSIBLE_CONFIG=$root/ansible.cfg
-cd "$root"
+cd "$root" || exit
 
 play() { "$venv/bin/ansible-playbook" -e "test_work_dir=$work" "$@"; }
 

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 #SBATCH --job-name=hpc-test
 #SBATCH --nodes=2
 #SBATCH --ntasks-per-node=8

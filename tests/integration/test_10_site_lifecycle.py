@@ -1,16 +1,15 @@
-"""The walking skeleton end to end on the local provider: site.yml builds a real Slurm cluster,
-runs the MPI smoke test on two powered-up nodes, converges on a re-run, scales back down, and
-teardown.yml leaves nothing behind. Tests run in file order and share the one cluster."""
+"""The walking skeleton on the local provider: site.yml builds a real Slurm cluster, runs the MPI
+smoke test on two powered-up nodes, converges on a re-run and scales back down. Files run in name
+order and share one cluster: test_20 drives jobs on it, test_90 changes its shape and tears it down."""
 
 import os
 
-import boto3
 import pytest
 
 from helpers import (
-    EMULATOR,
     ROOT,
     changed_tasks,
+    emulator_clients,
     failed_tasks,
     playbook,
     processes,
@@ -25,8 +24,6 @@ pytestmark = pytest.mark.integration
 
 RECORDS = "/var/lib/hpc-parallelcluster/clusters"
 FAST_IDLE = ["-e", "hpc_scaledown_idletime=1"]
-MULTI_QUEUE = ["-e", "pcluster_config_file=%s/tests/integration/files/multi-queue.yaml" % ROOT]
-KEEP_EMULATOR = ["-e", "local_cloud_keep_running=true"]
 
 RECIPE_CR = {"Name": "compute-nodes", "InstanceType": "c5n.large", "MinCount": 0, "MaxCount": 10}
 
@@ -58,10 +55,6 @@ BAD_CONFIGS = {
 }
 
 
-def _emulator():
-    kwargs = dict(endpoint_url=EMULATOR, region_name="us-east-1", aws_access_key_id="testing",
-                  aws_secret_access_key="testing")
-    return boto3.client("ec2", **kwargs), boto3.client("s3", **kwargs)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
@@ -83,6 +76,24 @@ def test_invalid_config_fails_naming_the_field_before_anything_is_created(case, 
 def test_site_builds_the_cluster_and_runs_the_mpi_smoke_test():
     rc, data = playbook("site.yml", *FAST_IDLE)
     assert rc == 0, failed_tasks(data)
+
+
+def test_emulator_holds_the_recipes_aws_resources():
+    ec2, s3, cloudwatch = emulator_clients("ec2", "s3", "cloudwatch")
+    vpcs = [v for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]]
+    assert [v["CidrBlock"] for v in vpcs] == ["10.0.0.0/16"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}])["Subnets"]
+    assert sorted(s["CidrBlock"] for s in subnets) == ["10.0.1.0/24", "10.0.2.0/24"]
+    assert [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]] == ["hpc-cluster-keypair"]
+    buckets = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert len(buckets) == 1 and buckets[0].startswith("hpc-data-"), buckets
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=buckets[0])["Contents"])
+    assert keys == ["input/input.txt", "jobs/sample_job.sh"]
+    # FSx ImportPath: the bucket's content is on /fsx.
+    with open("/fsx/input/input.txt") as handle:
+        assert handle.read().strip() == "Sample HPC input data"
+    assert [d["DashboardName"] for d in cloudwatch.list_dashboards()["DashboardEntries"]] == ["hpc-cluster-performance"]
+    assert [a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"]] == ["hpc-cluster-high-cpu"]
 
 
 def test_partition_lists_the_recipes_dynamic_nodes_powered_down_at_rest():
@@ -124,57 +135,3 @@ def test_nodes_power_down_after_the_idle_time():
     wait_until(lambda: all(state.endswith("~") for state, _p in sinfo_nodes().values()), 240,
                what="every node to power down")
     assert run(["ip", "netns", "list"]).stdout.strip() == ""
-
-
-def test_teardown_then_site_with_two_queues_and_static_nodes():
-    rc, data = playbook("teardown.yml", *KEEP_EMULATOR)
-    assert rc == 0, failed_tasks(data)
-    rc, data = playbook("site.yml", *MULTI_QUEUE)
-    assert rc == 0, failed_tasks(data)
-    nodes = sinfo_nodes()
-    assert {n for n, (_s, p) in nodes.items() if p == "compute"} == {
-        "compute-dy-small-1", "compute-dy-small-2", "compute-dy-small-3", "compute-dy-large-1", "compute-dy-large-2"}
-    assert {n for n, (_s, p) in nodes.items() if p == "highmem"} == {
-        "highmem-st-r5-1", "highmem-st-r5-2", "highmem-dy-r5-1", "highmem-dy-r5-2"}
-    wait_until(lambda: all(not sinfo_nodes()[n][0].endswith(("~", "#")) for n in ("highmem-st-r5-1", "highmem-st-r5-2")),
-               60, what="static nodes to be up")
-    large = run(["scontrol", "show", "node", "compute-dy-large-1", "--oneliner"]).stdout
-    assert "CPUTot=4 " in large, large  # c5n.xlarge, SMT kept
-    run(["sbatch", "--wait", "--partition=highmem", "--nodes=2", "--job-name=highmem-check",
-         "--output=/shared/highmem-check-%j.out", "--wrap=hostname"], user="ec2-user", timeout=180)
-    job = sacct_jobs("highmem-check")[-1]
-    assert job["state"] == "COMPLETED" and job["partition"] == "highmem", job
-    assert job["nodes"] == "highmem-st-r5-[1-2]", job
-
-
-def test_static_nodes_stay_up_past_the_idle_time():
-    wait_until(lambda: all(sinfo_nodes()[n][0].endswith("~") for n in ("compute-dy-small-1", "compute-dy-small-2")),
-               240, what="the smoke test's dynamic nodes to power down")
-    for node in ("highmem-st-r5-1", "highmem-st-r5-2"):
-        state = sinfo_nodes()[node][0]
-        assert not state.endswith(("~", "%")), (node, state)
-
-
-def test_teardown_leaves_nothing_behind_and_is_idempotent():
-    rc, data = playbook("teardown.yml", *KEEP_EMULATOR)
-    assert rc == 0, failed_tasks(data)
-    assert processes(("slurmctld", "slurmdbd", "slurmd", "mariadbd")) == []
-    assert run(["ip", "netns", "list"]).stdout.strip() == ""
-    assert "hpcbr0" not in run(["ip", "link"]).stdout
-    for path in ("/opt/slurm/etc", "/opt/parallelcluster", "/var/lib/hpc-parallelcluster/clusters", "/shared",
-                 "/etc/sudoers.d/hpc-parallelcluster", "/etc/slurm/slurm.conf"):
-        assert not os.path.exists(path), path
-    ec2, s3 = _emulator()
-    assert [v for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
-    assert ec2.describe_key_pairs()["KeyPairs"] == []
-    assert ec2.describe_addresses()["Addresses"] == []
-    assert s3.list_buckets()["Buckets"] == []
-
-    rc, data = playbook("teardown.yml", *KEEP_EMULATOR)
-    assert rc == 0, failed_tasks(data)
-    assert changed_tasks(data) == []
-
-    rc, data = playbook("teardown.yml")
-    assert rc == 0, failed_tasks(data)
-    assert processes(("moto_server",)) == []
-    assert not os.path.exists("/var/lib/hpc-parallelcluster")

@@ -1,0 +1,235 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Running the Slurm client commands (sbatch, squeue, scontrol, sacct, scancel) as argument lists.
+
+Every command goes through a ``run_command``-shaped callable (``AnsibleModule.run_command`` in
+modules, a fake in tests), never through a shell, with ``SLURM_CONF`` in its environment. Output is
+requested in machine-readable forms and parsed here, so the modules only see dictionaries.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+
+DEFAULT_SLURM_CONF = "/opt/slurm/etc/slurm.conf"
+
+# A field separator no job name, comment or path will contain (ASCII unit separator): sacct's
+# '|' and squeue's free-form format both break on user strings otherwise.
+SEP = "\x1f"
+
+# squeue --format codes, in the order of QUEUE_FIELDS.
+QUEUE_FORMAT = (("job_id", "%i"), ("array_job_id", "%F"), ("array_task_id", "%K"), ("name", "%j"),
+                ("state", "%T"), ("user", "%u"), ("comment", "%k"), ("reason", "%r"),
+                ("node_count", "%D"), ("nodes", "%N"), ("elapsed", "%M"), ("work_dir", "%Z"),
+                ("partition", "%P"))
+QUEUE_FIELDS = tuple(name for name, _code in QUEUE_FORMAT)
+
+ACCOUNTING_FIELDS = ("JobID", "JobIDRaw", "JobName", "State", "ExitCode", "NodeList", "NNodes",
+                     "Elapsed", "User", "Comment", "WorkDir", "Partition", "Reason")
+
+# States after which a job never runs again.
+TERMINAL_STATES = frozenset(("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED",
+                             "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"))
+
+# Keys of `scontrol show job --oneliner` in Slurm 22.05. Values (job names, paths, comments) may
+# contain spaces and '=', so a line is only split in front of a key Slurm really prints.
+SCONTROL_JOB_KEYS = frozenset((
+    "JobId", "ArrayJobId", "ArrayTaskId", "ArrayTaskThrottle", "JobName", "UserId", "GroupId",
+    "MCS_label", "Priority", "Nice", "Account", "QOS", "JobState", "Reason", "Dependency", "Requeue",
+    "Restarts", "BatchFlag", "Reboot", "ExitCode", "DerivedExitCode", "RunTime", "TimeLimit", "TimeMin",
+    "SubmitTime", "EligibleTime", "AccrueTime", "StartTime", "EndTime", "Deadline", "SuspendTime",
+    "SecsPreSuspend", "LastSchedEval", "Scheduler", "Partition", "AllocNode:Sid", "ReqNodeList",
+    "ExcNodeList", "NodeList", "BatchHost", "NumNodes", "NumCPUs", "NumTasks", "CPUs/Task",
+    "ReqB:S:C:T", "TRES", "Socks/Node", "NtasksPerN:B:S:C", "CoreSpec", "MinCPUsNode", "MinMemoryNode",
+    "MinMemoryCPU", "MinTmpDiskNode", "Features", "DelayBoot", "OverSubscribe", "Contiguous", "Licenses",
+    "Network", "Command", "WorkDir", "Comment", "AdminComment", "SystemComment", "StdErr", "StdIn",
+    "StdOut", "Power", "MailUser", "MailType", "Reservation", "TresPerNode", "TresPerTask",
+    "CpusPerTres", "MemPerTres", "TresBind", "TresFreq", "NtasksPerTRES", "Container", "HetJobId",
+    "HetJobOffset", "HetJobIdSet", "BurstBuffer", "BurstBufferState", "CPU_Spec", "ClusterFeatures",
+    "Partitions", "Prefer", "Nodes", "CPU_IDs", "Mem", "GRES", "KillOInInvalidDependent",
+))
+_SCONTROL_SPLIT = re.compile(r" (?=([A-Za-z][A-Za-z0-9_:/]*)=)")
+
+
+class SlurmError(Exception):
+    """A Slurm command failed; carries the command, its exit status and Slurm's own stderr."""
+
+    def __init__(self, message, cmd=None, rc=None, stdout="", stderr=""):
+        super(SlurmError, self).__init__(message)
+        self.cmd = cmd
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+
+    @property
+    def slurm_message(self):
+        """Slurm's error lines without the 'sbatch: error: ' prefixes."""
+        lines = []
+        for line in (self.stderr or "").splitlines():
+            line = re.sub(r"^\w+: (error: )?", "", line.strip())
+            if line:
+                lines.append(line)
+        return " ".join(lines) or (self.stdout or "").strip()
+
+
+def parse_submit(stdout):
+    """Job id from ``sbatch --parsable`` (``<id>`` or ``<id>;<cluster>``)."""
+    first = (stdout or "").strip().splitlines()
+    if not first:
+        raise SlurmError("sbatch printed no job id", stdout=stdout)
+    job_id = first[-1].split(";", 1)[0].strip()
+    if not job_id.isdigit():
+        raise SlurmError("unexpected sbatch output: %r" % stdout, stdout=stdout)
+    return job_id
+
+
+def parse_delimited(stdout, fields, sep=SEP):
+    """Rows of SEP-separated values (squeue/sacct output) as dicts keyed by ``fields``."""
+    rows = []
+    for line in (stdout or "").splitlines():
+        if not line.strip():
+            continue
+        values = line.split(sep)
+        if len(values) != len(fields):
+            raise SlurmError("unexpected line (%d fields, wanted %d): %r" % (len(values), len(fields), line))
+        rows.append(dict(zip(fields, values)))
+    return rows
+
+
+def parse_oneliner(line):
+    """One ``scontrol show job --oneliner`` line as a dict; values may contain spaces."""
+    record = {}
+    parts = []
+    start = 0
+    for match in _SCONTROL_SPLIT.finditer(line):
+        if match.group(1) in SCONTROL_JOB_KEYS:
+            parts.append(line[start:match.start()])
+            start = match.end()
+    parts.append(line[start:])
+    for part in parts:
+        if "=" not in part:
+            continue
+        key, value = part.split("=", 1)
+        record[key.strip()] = value.rstrip()
+    return record
+
+
+def state_word(state):
+    """'CANCELLED by 1001' -> 'CANCELLED'; 'COMPLETED' stays."""
+    return (state or "").split(" ", 1)[0].rstrip("+")
+
+
+def null(value):
+    """Slurm's placeholders for 'nothing' as None."""
+    if value in (None, "", "(null)", "N/A", "None assigned", "Unknown"):
+        return None
+    return value
+
+
+class SlurmCLI:
+    """The Slurm client commands as methods; ``run_command`` has AnsibleModule.run_command's signature."""
+
+    def __init__(self, run_command, slurm_conf=None, bin_dir=None):
+        self._run_command = run_command
+        self.slurm_conf = slurm_conf or os.environ.get("SLURM_CONF") or DEFAULT_SLURM_CONF
+        self.bin_dir = bin_dir
+
+    def _bin(self, name):
+        return os.path.join(self.bin_dir, name) if self.bin_dir else name
+
+    def run(self, args, data=None, env=None, cwd=None, check=True):
+        """Run one command; raise SlurmError with Slurm's stderr when it fails and ``check`` is set."""
+        environ = {"SLURM_CONF": self.slurm_conf}
+        environ.update(env or {})
+        cmd = [self._bin(args[0])] + list(args[1:])
+        kwargs = dict(check_rc=False, environ_update=environ, expand_user_and_vars=False)
+        if data is not None:
+            kwargs.update(data=data, binary_data=True)
+        if cwd:
+            kwargs["cwd"] = cwd
+        rc, out, err = self._run_command(cmd, **kwargs)
+        if check and rc != 0:
+            raise SlurmError("%s failed (rc=%s): %s" % (args[0], rc, (err or out).strip()),
+                             cmd=cmd, rc=rc, stdout=out, stderr=err)
+        return rc, out, err
+
+    # sbatch -----------------------------------------------------------------------------------
+
+    def submit(self, options, script=None, script_path=None, wrap=None, env=None, cwd=None, test_only=False):
+        """Submit with sbatch; returns the job id (or sbatch's message with ``test_only``)."""
+        if sum(x is not None for x in (script, script_path, wrap)) != 1:
+            raise ValueError("exactly one of script, script_path, wrap")
+        args = ["sbatch", "--parsable"] + (["--test-only"] if test_only else []) + list(options)
+        data = None
+        if wrap is not None:
+            args.append("--wrap=" + wrap)
+        elif script_path is not None:
+            args.append(script_path)
+        else:
+            data = script
+        _rc, out, err = self.run(args, data=data, env=env, cwd=cwd)
+        if test_only:
+            return (err or out).strip()
+        return parse_submit(out)
+
+    # squeue / scontrol -----------------------------------------------------------------------
+
+    def queue(self, job_ids=None, user=None, states="all"):
+        """Jobs the controller knows (including recently finished ones), one row per array task."""
+        fmt = SEP.join(code for _name, code in QUEUE_FORMAT)
+        args = ["squeue", "--noheader", "--array", "--format=" + fmt]
+        if states:
+            args.append("--states=" + states)
+        if user:
+            args.append("--user=" + user)
+        if job_ids:
+            args.append("--jobs=" + ",".join(str(j) for j in job_ids))
+        rc, out, err = self.run(args, check=False)
+        if rc != 0:
+            if job_ids and "Invalid job id" in err:
+                return []
+            raise SlurmError("squeue failed (rc=%s): %s" % (rc, err.strip()), cmd=args, rc=rc, stdout=out, stderr=err)
+        return parse_delimited(out, QUEUE_FIELDS)
+
+    def show_job(self, job_id):
+        """``scontrol show job`` records (one per array task); [] once the controller forgot it."""
+        rc, out, err = self.run(["scontrol", "show", "job", "--oneliner", str(job_id)], check=False)
+        if rc != 0:
+            if "Invalid job id" in err:
+                return []
+            raise SlurmError("scontrol failed (rc=%s): %s" % (rc, err.strip()), rc=rc, stdout=out, stderr=err)
+        return [parse_oneliner(line) for line in out.splitlines() if line.strip()]
+
+    # sacct -------------------------------------------------------------------------------------
+
+    def accounting(self, job_ids=None, user=None, all_users=False, starttime=None, fields=ACCOUNTING_FIELDS):
+        """Allocation rows (no steps) from the accounting database."""
+        args = ["sacct", "--noheader", "--parsable2", "--delimiter=" + SEP, "--allocations",
+                "--format=" + ",".join(fields)]
+        if job_ids:
+            args.append("--jobs=" + ",".join(str(j) for j in job_ids))
+        if user:
+            args.append("--user=" + user)
+        elif all_users:
+            args.append("--allusers")
+        if starttime:
+            args.append("--starttime=" + starttime)
+        _rc, out, _err = self.run(args)
+        return parse_delimited(out, fields)
+
+    # scancel -----------------------------------------------------------------------------------
+
+    def cancel(self, job_ids=None, name=None, user=None):
+        """scancel by ids, or by exact name (restricted to ``user`` when given)."""
+        if not job_ids and not name:
+            raise ValueError("job_ids or name")
+        args = ["scancel"]
+        if name:
+            args.append("--name=" + name)
+        if user:
+            args.append("--user=" + user)
+        args += [str(j) for j in job_ids or []]
+        self.run(args)

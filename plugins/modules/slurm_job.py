@@ -1,0 +1,515 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: slurm_job
+short_description: Submit, wait for or cancel a Slurm batch job
+version_added: "0.1.0"
+description:
+  - Submits a batch job with C(sbatch) from script content, a script file or a single command,
+    with the common sbatch options as structured parameters.
+  - Can wait until the job (or every task of a job array) has ended, and fails the task when it
+    ends other than C(COMPLETED), with its state, exit code and the tail of its output.
+  - Cancels jobs by id or by name.
+  - An O(idempotency_key) makes a re-run return the job submitted earlier instead of submitting
+    another one.
+  - Every Slurm command runs as an argument list, never through a shell; option values, job
+    names, paths and environment values reach Slurm exactly as given.
+  - The job is submitted as the user the module runs as (use C(become_user) to submit as someone
+    else).
+author:
+  - hpc.parallelcluster maintainers (!UNKNOWN)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reports the sbatch command that would run, or the jobs that would be cancelled.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  state:
+    description:
+      - V(submitted) submits and returns at once.
+      - V(completed) submits (unless O(job_id) names an existing job) and waits until the job has
+        ended; fails unless it ended C(COMPLETED).
+      - V(cancelled) cancels the job O(job_id), or the pending and running jobs of the current user
+        called O(name).
+    type: str
+    choices: [submitted, completed, cancelled]
+    default: submitted
+  script:
+    description:
+      - The batch script's content (it must start with C(#!)). Passed to sbatch on its standard input.
+      - Mutually exclusive with O(script_path) and O(wrap).
+    type: str
+  script_path:
+    description:
+      - Path of a batch script on the managed host. Relative paths are resolved against O(chdir)
+        (or the user's home directory).
+    type: path
+  wrap:
+    description:
+      - One command line to run as the job (sbatch C(--wrap)). It is interpreted by the job's
+        C(/bin/sh) on the compute node, as with sbatch, but never by a shell on the submitting side.
+    type: str
+  job_id:
+    description:
+      - An existing job to cancel (O(state=cancelled)) or to wait for (O(state=completed)).
+    type: str
+  name:
+    description:
+      - Job name (C(--job-name)). With O(state=cancelled) and no O(job_id), the name of the jobs
+        to cancel.
+    type: str
+  partition:
+    description: Partition (C(--partition)); the cluster's default partition when omitted.
+    type: str
+  nodes:
+    description: Node count or range, for example V(2) or V(1-3) (C(--nodes)).
+    type: str
+  ntasks:
+    description: Number of tasks (C(--ntasks)).
+    type: int
+  ntasks_per_node:
+    description: Tasks per node (C(--ntasks-per-node)).
+    type: int
+  cpus_per_task:
+    description: CPUs per task (C(--cpus-per-task)).
+    type: int
+  mem:
+    description: Memory per node, for example V(1G) (C(--mem)).
+    type: str
+  time:
+    description: Time limit in any sbatch format, for example V(10), V(00:05:00), V(1-00:00:00) (C(--time)).
+    type: str
+  array:
+    description: Job array indexes, for example V(1-4) or V(1-10%2) (C(--array)).
+    type: str
+  dependency:
+    description: Dependency list, for example V(afterok:123:124) (C(--dependency)).
+    type: str
+  output:
+    description:
+      - Standard output file (C(--output)); Slurm's C(%j), C(%A), C(%a), C(%x), C(%u) patterns apply,
+        so a literal C(%) must be written C(%%).
+    type: str
+  error:
+    description: Standard error file (C(--error)); defaults to the output file.
+    type: str
+  chdir:
+    description:
+      - Working directory of the job (C(--chdir)). Defaults to the home directory of the
+        submitting user (not the module's temporary directory).
+    type: path
+  env:
+    description:
+      - Environment variables for the job. They are set in the environment of the sbatch process,
+        which exports its whole environment to the job (C(--export=ALL)); values are never quoted,
+        split or expanded.
+    type: dict
+  exclusive:
+    description: Allocate the nodes exclusively (C(--exclusive)).
+    type: bool
+    default: false
+  extra_args:
+    description:
+      - Further sbatch arguments, one list item per argument, for example
+        V(["--constraint=efa", "--mail-type=END"]).
+    type: list
+    elements: str
+    default: []
+  idempotency_key:
+    description:
+      - Stored in the job's comment as C(hpc.parallelcluster:idempotency_key=<key>). When a job of
+        the current user carries the same key and is pending, running or completed (searched in the
+        queue and in the last 30 days of accounting), that job is returned with C(changed=false)
+        instead of a new submission. A failed or cancelled job is submitted again.
+    type: str
+  wait_timeout:
+    description: Seconds to wait for the job to end with O(state=completed), or to leave the queue after a cancel.
+    type: int
+    default: 600
+  poll_interval:
+    description:
+      - First delay in seconds between status checks; the delay doubles after each check up to
+        O(max_poll_interval).
+    type: float
+    default: 1.0
+  max_poll_interval:
+    description: Longest delay between status checks.
+    type: float
+    default: 10.0
+  tail_lines:
+    description: Number of lines of the job's standard output returned in RV(stdout_tail).
+    type: int
+    default: 20
+  slurm_conf:
+    description:
+      - Slurm configuration file used by the commands (C(SLURM_CONF)). Defaults to the
+        C(SLURM_CONF) environment variable, then C(/opt/slurm/etc/slurm.conf).
+    type: path
+notes:
+  - Slurm accepts a job that asks for more nodes or tasks than its partition has and leaves it
+    pending for ever (reason C(PartitionConfig)). The module cancels such a job at once and fails
+    with the parameter to fix.
+  - The accounting database stores double quotes in job names and comments as backticks; names are
+    shown exactly as given while the controller still knows the job.
+seealso:
+  - module: hpc.parallelcluster.slurm_job_info
+"""
+
+EXAMPLES = r"""
+- name: Run the MPI smoke test on two nodes and wait for it
+  hpc.parallelcluster.slurm_job:
+    name: mpi-smoke-test
+    script_path: /shared/jobs/mpi-smoke-test.sh
+    nodes: "2"
+    ntasks_per_node: 1
+    time: "00:05:00"
+    output: /shared/jobs/mpi-smoke-%j.out
+    state: completed
+    idempotency_key: smoke-{{ ansible_date_time.date }}
+  become: true
+  become_user: ec2-user
+  register: smoke
+
+- name: Submit a small array from inline content and return at once
+  hpc.parallelcluster.slurm_job:
+    name: sweep
+    array: "1-4"
+    env:
+      ALPHA: "0.5"
+    script: |
+      #!/bin/bash
+      echo "task $SLURM_ARRAY_TASK_ID alpha $ALPHA"
+  register: sweep
+
+- name: Post-process once the sweep succeeded
+  hpc.parallelcluster.slurm_job:
+    wrap: python3 /shared/collect.py
+    dependency: afterok:{{ sweep.job_id }}
+    state: completed
+
+- name: Cancel every pending or running job called sweep
+  hpc.parallelcluster.slurm_job:
+    name: sweep
+    state: cancelled
+"""
+
+RETURN = r"""
+job_id:
+  description: The job id (for an array, the array's job id).
+  returned: when a job was submitted, found or cancelled
+  type: str
+  sample: "42"
+job_ids:
+  description: Every job id cancelled (or that would be cancelled in check mode).
+  returned: state is cancelled
+  type: list
+  elements: str
+state:
+  description: Slurm job state (for an array, the first failure, else RUNNING/PENDING/COMPLETED).
+  returned: when a job is known
+  type: str
+  sample: COMPLETED
+exit_code:
+  description: Exit status of the batch script (of the first failed task for an array); null while unknown.
+  returned: when a job is known
+  type: int
+  sample: 0
+exit_signal:
+  description: Signal that ended the batch script, 0 if none.
+  returned: when a job is known
+  type: int
+nodes:
+  description: Nodes the job ran on (Slurm host list), null while pending.
+  returned: when a job is known
+  type: str
+  sample: compute-dy-compute-nodes-[1-2]
+elapsed:
+  description: Run time as Slurm prints it (C([D-]HH:MM:SS)).
+  returned: when a job is known
+  type: str
+  sample: "00:00:03"
+stdout_path:
+  description: Standard output file of the job (of the first failed task for an array).
+  returned: when a job is known
+  type: str
+stderr_path:
+  description: Standard error file of the job.
+  returned: when a job is known
+  type: str
+stdout_tail:
+  description: The last O(tail_lines) lines of the standard output file, when it is readable.
+  returned: when a job is known
+  type: str
+tasks:
+  description: Per-task results of a job array.
+  returned: for job arrays
+  type: list
+  elements: dict
+  contains:
+    task_id:
+      description: Array index.
+      type: str
+    job_id:
+      description: The task's own job id.
+      type: str
+    state:
+      description: Slurm state of the task.
+      type: str
+    exit_code:
+      description: Exit status of the task.
+      type: int
+    nodes:
+      description: Nodes the task ran on.
+      type: str
+    stdout_path:
+      description: Standard output file of the task.
+      type: str
+name:
+  description: Job name.
+  returned: when a job is known
+  type: str
+idempotency_key:
+  description: Idempotency key found in the job's comment.
+  returned: when a job is known
+  type: str
+reason:
+  description: Slurm's reason for the job's state (why it is pending, for example).
+  returned: when a job is known
+  type: str
+cmd:
+  description: The sbatch command line (as a list of arguments) that was, or would be, run.
+  returned: when a job is submitted or would be submitted
+  type: list
+  elements: str
+"""
+
+import os
+import pwd
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.sbatch_options import (
+    blame,
+    build_options,
+    job_environment,
+)
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_cli import (
+    TERMINAL_STATES,
+    SlurmCLI,
+    SlurmError,
+)
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_jobs import (
+    REUSABLE_STATES,
+    JobFinder,
+)
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.waiter import WaitTimeout, wait_for
+
+# Pending reasons that mean the job can never start as submitted.
+NEVER_RUNNABLE = frozenset(("PartitionConfig", "PartitionNodeLimit", "PartitionTimeLimit", "BadConstraints"))
+LIVE_STATES = REUSABLE_STATES - {"COMPLETED"}
+
+ARGUMENT_SPEC = dict(
+    state=dict(type="str", default="submitted", choices=["submitted", "completed", "cancelled"]),
+    script=dict(type="str"),
+    script_path=dict(type="path"),
+    wrap=dict(type="str"),
+    job_id=dict(type="str"),
+    name=dict(type="str"),
+    partition=dict(type="str"),
+    nodes=dict(type="str"),
+    ntasks=dict(type="int"),
+    ntasks_per_node=dict(type="int"),
+    cpus_per_task=dict(type="int"),
+    mem=dict(type="str"),
+    time=dict(type="str"),
+    array=dict(type="str"),
+    dependency=dict(type="str"),
+    output=dict(type="str"),
+    error=dict(type="str"),
+    chdir=dict(type="path"),
+    env=dict(type="dict"),
+    exclusive=dict(type="bool", default=False),
+    extra_args=dict(type="list", elements="str", default=[]),
+    idempotency_key=dict(type="str", no_log=False),
+    wait_timeout=dict(type="int", default=600),
+    poll_interval=dict(type="float", default=1.0),
+    max_poll_interval=dict(type="float", default=10.0),
+    tail_lines=dict(type="int", default=20),
+    slurm_conf=dict(type="path"),
+)
+
+
+class SlurmJob:
+    """What one slurm_job task does, given the module (parameters, check mode, exits)."""
+
+    def __init__(self, module, cli=None):
+        self.module = module
+        self.p = module.params
+        self.cli = cli or SlurmCLI(module.run_command, slurm_conf=self.p["slurm_conf"])
+        self.finder = JobFinder(self.cli)
+        account = pwd.getpwuid(os.geteuid())
+        self.user, self.home = account.pw_name, account.pw_dir
+
+    def report(self, job_id):
+        return self.finder.report(job_id, self.p["tail_lines"], self.p["output"], self.p["error"])
+
+    def wait_until_ended(self, job_id, on_pending=None):
+        """Poll with backoff until every task of the job is in a terminal state."""
+        def ended():
+            tasks = self.finder.tasks(job_id)
+            if on_pending:
+                on_pending(tasks)
+            return bool(tasks) and all(t["state"] in TERMINAL_STATES for t in tasks), tasks
+
+        try:
+            wait_for(ended, self.p["wait_timeout"], initial=self.p["poll_interval"],
+                     maximum=self.p["max_poll_interval"], what="job %s to end" % job_id)
+        except WaitTimeout:
+            result = self.report(job_id) or {}
+            self.module.fail_json(msg="job %s did not end within %ss (state %s)"
+                                  % (job_id, self.p["wait_timeout"], result.get("state")), **result)
+
+    # submitted / completed -------------------------------------------------------------------
+
+    def run_submit(self):
+        p = self.p
+        if p["job_id"]:
+            return self.finish(p["job_id"], changed=False)
+        if p["idempotency_key"]:
+            existing = self.finder.search(user=self.user, idempotency_key=p["idempotency_key"],
+                                          states=REUSABLE_STATES)
+            if existing:
+                return self.finish(existing[0], changed=False)
+        options = build_options(p)
+        try:
+            env = job_environment(p["env"])
+        except ValueError as exc:
+            self.module.fail_json(msg=str(exc))
+        cwd = p["chdir"] or self.home
+        cmd = ["sbatch", "--parsable"] + options + self._source_args()
+        if self.module.check_mode:
+            self.module.exit_json(changed=True, cmd=cmd, msg="would submit a job")
+        try:
+            job_id = self.cli.submit(options, script=p["script"], script_path=p["script_path"], wrap=p["wrap"],
+                                     env=env, cwd=cwd)
+        except SlurmError as exc:
+            self.refused(exc.slurm_message, exc)
+        self.check_runnable(job_id, self.finder.tasks(job_id), options, env, cwd)
+        return self.finish(job_id, changed=True, cmd=cmd, options=options, env=env, cwd=cwd)
+
+    def _source_args(self):
+        if self.p["wrap"] is not None:
+            return ["--wrap=" + self.p["wrap"]]
+        if self.p["script_path"] is not None:
+            return [self.p["script_path"]]
+        return []
+
+    def refused(self, message, exc=None, job_id=None):
+        params = blame(message, self.p)
+        where = " (check parameter %s)" % ", ".join(params) if params else ""
+        self.module.fail_json(msg="Slurm refused the job%s: %s" % (where, message), parameters=params,
+                              job_id=job_id, stderr=getattr(exc, "stderr", None),
+                              rc=getattr(exc, "rc", None))
+
+    def check_runnable(self, job_id, tasks, options, env, cwd):
+        """Cancel and fail a job that Slurm accepted but will never start (too many nodes/tasks)."""
+        stuck = [t for t in tasks if t["state"] == "PENDING" and t.get("reason") in NEVER_RUNNABLE]
+        if not stuck:
+            return
+        reason = stuck[0]["reason"]
+        self.cli.cancel(job_ids=[job_id])
+        detail = ""
+        try:
+            detail = self.cli.submit(options, script=self.p["script"], script_path=self.p["script_path"],
+                                     wrap=self.p["wrap"], env=env, cwd=cwd, test_only=True)
+        except SlurmError as exc:
+            detail = exc.slurm_message
+        except Exception:  # the explanation is a courtesy; the refusal stands without it
+            pass
+        self.refused("job %s can never start (pending, reason %s; cancelled)%s"
+                     % (job_id, reason, ": " + detail if detail else ""), job_id=job_id)
+
+    def finish(self, job_id, changed, cmd=None, options=None, env=None, cwd=None):
+        if self.p["state"] == "completed":
+            guard = None
+            if changed:
+                def guard(tasks):
+                    self.check_runnable(job_id, tasks, options, env, cwd)
+            self.wait_until_ended(job_id, on_pending=guard)
+        result = self.report(job_id)
+        if result is None:
+            self.module.fail_json(msg="job %s is unknown to Slurm" % job_id, job_id=job_id)
+        result.pop("finished", None)
+        if cmd:
+            result["cmd"] = cmd
+        if self.p["state"] == "completed" and result["state"] != "COMPLETED":
+            failed = [t for t in result.get("tasks", []) if t["state"] != "COMPLETED"]
+            which = (" (tasks %s)" % ", ".join("%s=%s" % (t["task_id"], t["state"]) for t in failed)) if failed else ""
+            self.module.fail_json(msg="job %s ended %s%s with exit code %s; last output:\n%s"
+                                  % (job_id, result["state"], which, result["exit_code"], result.get("stdout_tail") or ""),
+                                  changed=changed, **result)
+        self.module.exit_json(changed=changed, **result)
+
+    # cancelled ---------------------------------------------------------------------------------
+
+    def run_cancel(self):
+        p = self.p
+        if p["job_id"]:
+            result = self.report(p["job_id"])
+            if result is None:
+                self.module.fail_json(msg="job %s is unknown to Slurm" % p["job_id"], job_id=p["job_id"])
+            ids = [] if result["finished"] else [p["job_id"]]
+        else:
+            ids = self.finder.search(user=self.user, name=p["name"], states=LIVE_STATES, history=False)
+        if not ids:
+            result = self.report(p["job_id"]) if p["job_id"] else {}
+            result = result or {}
+            result.pop("finished", None)
+            self.module.exit_json(changed=False, job_ids=[], **result)
+        if self.module.check_mode:
+            self.module.exit_json(changed=True, job_ids=ids, job_id=ids[0], msg="would cancel %s" % ", ".join(ids))
+        try:
+            self.cli.cancel(job_ids=ids)
+        except SlurmError as exc:
+            self.module.fail_json(msg="scancel failed: %s" % exc.slurm_message, job_ids=ids, stderr=exc.stderr)
+        for job_id in ids:
+            self.wait_until_ended(job_id)
+        result = self.report(ids[0]) or {}
+        result.pop("finished", None)
+        self.module.exit_json(changed=True, job_ids=ids, **result)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("script", "script_path", "wrap")],
+        required_if=[("state", "cancelled", ("job_id", "name"), True)],
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p["state"] != "cancelled" and not p["job_id"] and not any(p[k] is not None for k in ("script", "script_path", "wrap")):
+        module.fail_json(msg="one of script, script_path or wrap is required to submit a job")
+    job = SlurmJob(module)
+    try:
+        if p["state"] == "cancelled":
+            job.run_cancel()
+        else:
+            job.run_submit()
+    except SlurmError as exc:
+        module.fail_json(msg=str(exc), stderr=exc.stderr, rc=exc.rc, cmd=exc.cmd)
+
+
+if __name__ == "__main__":
+    main()

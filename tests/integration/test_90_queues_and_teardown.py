@@ -1,0 +1,80 @@
+"""Last of the integration files: the cluster is rebuilt with two queues and static nodes, then
+teardown.yml must leave nothing behind and be idempotent."""
+
+import os
+
+import pytest
+
+from helpers import (
+    ROOT,
+    changed_tasks,
+    emulator_clients,
+    failed_tasks,
+    playbook,
+    processes,
+    run,
+    sacct_jobs,
+    sinfo_nodes,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+MULTI_QUEUE = ["-e", "pcluster_config_file=%s/tests/integration/files/multi-queue.yaml" % ROOT]
+KEEP_EMULATOR = ["-e", "local_cloud_keep_running=true"]
+
+
+def test_teardown_then_site_with_two_queues_and_static_nodes():
+    rc, data = playbook("teardown.yml", *KEEP_EMULATOR)
+    assert rc == 0, failed_tasks(data)
+    rc, data = playbook("site.yml", *MULTI_QUEUE)
+    assert rc == 0, failed_tasks(data)
+    nodes = sinfo_nodes()
+    assert {n for n, (_s, p) in nodes.items() if p == "compute"} == {
+        "compute-dy-small-1", "compute-dy-small-2", "compute-dy-small-3", "compute-dy-large-1", "compute-dy-large-2"}
+    assert {n for n, (_s, p) in nodes.items() if p == "highmem"} == {
+        "highmem-st-r5-1", "highmem-st-r5-2", "highmem-dy-r5-1", "highmem-dy-r5-2"}
+    wait_until(lambda: all(not sinfo_nodes()[n][0].endswith(("~", "#")) for n in ("highmem-st-r5-1", "highmem-st-r5-2")),
+               60, what="static nodes to be up")
+    large = run(["scontrol", "show", "node", "compute-dy-large-1", "--oneliner"]).stdout
+    assert "CPUTot=4 " in large, large  # c5n.xlarge, SMT kept
+    run(["sbatch", "--wait", "--partition=highmem", "--nodes=2", "--job-name=highmem-check",
+         "--output=/shared/highmem-check-%j.out", "--wrap=hostname"], user="ec2-user", timeout=180)
+    job = sacct_jobs("highmem-check")[-1]
+    assert job["state"] == "COMPLETED" and job["partition"] == "highmem", job
+    assert job["nodes"] == "highmem-st-r5-[1-2]", job
+
+
+def test_static_nodes_stay_up_past_the_idle_time():
+    wait_until(lambda: all(sinfo_nodes()[n][0].endswith("~") for n in ("compute-dy-small-1", "compute-dy-small-2")),
+               240, what="the smoke test's dynamic nodes to power down")
+    for node in ("highmem-st-r5-1", "highmem-st-r5-2"):
+        state = sinfo_nodes()[node][0]
+        assert not state.endswith(("~", "%")), (node, state)
+
+
+def test_teardown_leaves_nothing_behind_and_is_idempotent():
+    rc, data = playbook("teardown.yml", *KEEP_EMULATOR)
+    assert rc == 0, failed_tasks(data)
+    assert processes(("slurmctld", "slurmdbd", "slurmd", "mariadbd")) == []
+    assert run(["ip", "netns", "list"]).stdout.strip() == ""
+    assert "hpcbr0" not in run(["ip", "link"]).stdout
+    for path in ("/opt/slurm/etc", "/opt/parallelcluster", "/var/lib/hpc-parallelcluster/clusters", "/shared",
+                 "/etc/sudoers.d/hpc-parallelcluster", "/etc/slurm/slurm.conf"):
+        assert not os.path.exists(path), path
+    ec2, s3, cloudwatch = emulator_clients("ec2", "s3", "cloudwatch")
+    assert [v for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
+    assert ec2.describe_key_pairs()["KeyPairs"] == []
+    assert ec2.describe_addresses()["Addresses"] == []
+    assert s3.list_buckets()["Buckets"] == []
+    assert cloudwatch.list_dashboards()["DashboardEntries"] == []
+    assert cloudwatch.describe_alarms()["MetricAlarms"] == []
+
+    rc, data = playbook("teardown.yml", *KEEP_EMULATOR)
+    assert rc == 0, failed_tasks(data)
+    assert changed_tasks(data) == []
+
+    rc, data = playbook("teardown.yml")
+    assert rc == 0, failed_tasks(data)
+    assert processes(("moto_server",)) == []
+    assert not os.path.exists("/var/lib/hpc-parallelcluster")
