@@ -57,6 +57,13 @@ BAD_CONFIGS = {
 
 
 
+def test_start_from_a_machine_without_a_cluster():
+    """The local provider has one cluster per machine: one left by `make site` is torn down first."""
+    rc, data = playbook("teardown.yml")
+    assert rc == 0, failed_tasks(data)
+    assert processes(("slurmctld", "slurmdbd", "slurmd", "mariadbd", "moto_server")) == []
+
+
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
 def test_invalid_config_fails_naming_the_field_before_anything_is_created(case, tmp_path):
     import json
