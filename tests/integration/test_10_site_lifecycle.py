@@ -55,8 +55,6 @@ BAD_CONFIGS = {
 }
 
 
-
-
 def test_start_from_a_machine_without_a_cluster():
     """The local provider has one cluster per machine: one left by `make site` is torn down first."""
     rc, data = playbook("teardown.yml")

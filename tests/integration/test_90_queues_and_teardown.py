@@ -40,7 +40,9 @@ def test_teardown_then_site_with_two_queues_and_static_nodes():
     assert "CPUTot=4 " in large, large  # c5n.xlarge, SMT kept
     run(["sbatch", "--wait", "--partition=highmem", "--nodes=2", "--job-name=highmem-check",
          "--output=/shared/highmem-check-%j.out", "--wrap=hostname"], user="ec2-user", timeout=180)
-    job = sacct_jobs("highmem-check")[-1]
+    # The job's end reaches slurmdbd a moment after sbatch --wait returns.
+    job = wait_until(lambda: [j for j in sacct_jobs("highmem-check") if j["state"] == "COMPLETED"], 30,
+                     interval=0.5, what="the job's accounting record")[-1]
     assert job["state"] == "COMPLETED" and job["partition"] == "highmem", job
     assert job["nodes"] == "highmem-st-r5-[1-2]", job
 
