@@ -22,6 +22,8 @@ import sys
 import time
 
 POWER_PLAN = "/opt/parallelcluster/local/power-plan.json"
+BOOT_TIME_MARGIN = 1.2
+STARTED = time.monotonic()
 
 
 def _log(plan, message):
@@ -130,6 +132,10 @@ def resume_node(plan, node):
     env = _slurm_env(plan)
     _run([plan["scontrol"], "update", "nodename=%s" % node, "nodeaddr=%s" % plan["nodes"][node]["addr"],
           "nodehostname=%s" % node], env=env)
+    # slurmctld ignores a registration whose boot time (whole seconds, from slurmd's uptime) is
+    # earlier than its power-up request ("Still waiting for boot"), and then waits ResumeTimeout.
+    # Starting slurmd over a second after this program was called keeps the boot time later.
+    time.sleep(max(0.0, STARTED + BOOT_TIME_MARGIN - time.monotonic()))
     # A node with its own network and host name, as an EC2 instance would have.
     _run(["nsenter", "--net=%s" % _netns_path(node), "--", "unshare", "--uts", "--",
           sys.executable, os.path.abspath(__file__), "exec-slurmd", node], env=env)
