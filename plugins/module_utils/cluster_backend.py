@@ -22,6 +22,10 @@ DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
 DELETE_FAILED = "DELETE_FAILED"
 
 STABLE_STATUSES = (CREATE_COMPLETE, UPDATE_COMPLETE)
+
+# FSx for Lustre's data repository task types (CreateDataRepositoryTask's Type).
+EXPORT_TO_REPOSITORY = "EXPORT_TO_REPOSITORY"
+IMPORT_METADATA_FROM_REPOSITORY = "IMPORT_METADATA_FROM_REPOSITORY"
 FAILED_STATUSES = (CREATE_FAILED, UPDATE_FAILED, DELETE_FAILED)
 
 
@@ -59,3 +63,8 @@ class ClusterBackend(abc.ABC):
     @abc.abstractmethod
     def delete(self, name):
         """Delete the cluster and everything it created; True if there was anything to delete."""
+
+    @abc.abstractmethod
+    def data_repository_task(self, name, task_type, paths=None, storage_name=None, check_mode=False):
+        """Run an FSx for Lustre data repository task (EXPORT_TO_REPOSITORY or
+        IMPORT_METADATA_FROM_REPOSITORY) on one of the cluster's Lustre file systems and return it."""

@@ -20,6 +20,7 @@ import secrets
 import shutil
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import cluster_backend as cb
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import fsx_repository
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import local_power
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import slurm_layout
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config import PCLUSTER_VERSION
@@ -64,6 +65,21 @@ def _write(path, content, mode=0o644, owner=None):
     return True
 
 
+def _lustre_storage(config, storage_name):
+    """(index, SharedStorage entry) of the Lustre file system a task runs on."""
+    lustre = [(i, s) for i, s in enumerate(config.get("SharedStorage") or []) if s.get("StorageType") == "FsxLustre"]
+    if storage_name:
+        lustre = [(i, s) for i, s in lustre if s.get("Name") == storage_name]
+        if not lustre:
+            raise cb.BackendError("storage_name: the cluster has no FsxLustre shared storage named %s" % storage_name)
+    if not lustre:
+        raise cb.BackendError("the cluster has no FsxLustre shared storage")
+    if len(lustre) > 1:
+        raise cb.BackendError("storage_name: the cluster has several FsxLustre file systems (%s); name one"
+                              % ", ".join(s.get("Name", "?") for _i, s in lustre))
+    return lustre[0]
+
+
 def _ids(user):
     entry = pwd.getpwnam(user)
     return entry.pw_uid, entry.pw_gid
@@ -73,8 +89,9 @@ class LocalClusterBackend(cb.ClusterBackend):
     provider = "local"
 
     def __init__(self, run, instance_types, s3_client_factory=None, paths=None, node_network="10.253.0.0/22",
-                 bridge="hpcbr0", db_port=3307, hostname=None):
+                 bridge="hpcbr0", db_port=3307, hostname=None, warn=None):
         """``run`` is AnsibleModule.run_command; ``instance_types(names)`` and the S3 client come from the AWS API."""
+        self.warn = warn
         self.paths = paths or LocalPaths()
         self.run = run
         self.instance_types = instance_types
@@ -190,13 +207,19 @@ class LocalClusterBackend(cb.ClusterBackend):
             self._new_password = secrets.token_urlsafe(24)
         return self._new_password
 
-    def plan(self, name, config):
+    def plan(self, name, config, check_mode=False):
         """Check what can be checked before anything changes, and list the files that would change.
 
         Rendering asks the EC2 API about instance types, so an unknown type fails here; the
-        buckets of FSx ImportPaths must exist too.
+        buckets of FSx ImportPaths must exist too, except in check mode, where the bucket may be
+        one that an earlier role of the same run would have created: there it is a warning.
         """
-        self._check_import_paths(config)
+        try:
+            self._check_import_paths(config)
+        except cb.BackendError as exc:
+            if not check_mode or self.warn is None:
+                raise
+            self.warn("%s (the create would fail unless the bucket exists by then)" % exc)
         return self.pending_file_changes(name, config)
 
     def _check_import_paths(self, config):
@@ -227,6 +250,53 @@ class LocalClusterBackend(cb.ClusterBackend):
                 pass
             changed.append(path)
         return changed
+
+    # data repository tasks ----------------------------------------------------------------
+    def data_repository_task(self, name, task_type, paths=None, storage_name=None, check_mode=False):
+        record = self._load_record(name)
+        if record is None:
+            raise cb.BackendError("cluster %s does not exist" % name)
+        if record["clusterStatus"] not in cb.STABLE_STATUSES:
+            raise cb.BackendError("cluster %s is %s; data repository tasks need CREATE_COMPLETE or UPDATE_COMPLETE"
+                                  % (name, record["clusterStatus"]))
+        index, storage = _lustre_storage(record.get("clusterConfiguration") or {}, storage_name)
+        settings = storage.get("FsxLustreSettings") or {}
+        import_path = settings.get("ImportPath")
+        field = "SharedStorage[%d].FsxLustreSettings" % index
+        if not import_path:
+            raise cb.BackendError("%s.ImportPath is not set: the file system %s has no data repository"
+                                  % (field, storage.get("Name")))
+        # FSx's own default when only ImportPath is given: a timestamped prefix of the import bucket.
+        export_path = settings.get("ExportPath") or "s3://%s/FSxLustre%s/" % (
+            fsx_repository.split_s3_path(import_path)[0],
+            record.get("creationTime", "").replace("-", "").replace(":", "").split(".")[0].rstrip("Z") + "Z")
+        mount_dir = storage["MountDir"]
+        s3 = self.s3_client_factory()
+        repository = export_path if task_type == cb.EXPORT_TO_REPOSITORY else import_path
+        try:
+            if task_type == cb.EXPORT_TO_REPOSITORY:
+                moved = fsx_repository.export_files(s3, export_path, mount_dir, import_path=import_path,
+                                                    paths=paths, dry_run=check_mode)
+            else:
+                moved = fsx_repository.import_objects(s3, import_path, mount_dir, paths=paths, dry_run=check_mode)
+        except fsx_repository.RepositoryPathError as exc:
+            raise cb.BackendError("paths: %s" % exc)
+        except Exception as exc:
+            if type(exc).__module__.startswith(("botocore", "boto3")):
+                raise cb.BackendError("%s: data repository task on %s failed: %s" % (field, repository, exc),
+                                      [{"failureCode": "DataRepositoryTaskFailure", "failureReason": str(exc)}])
+            raise
+        return {
+            "type": task_type,
+            "lifecycle": "PENDING" if check_mode else "SUCCEEDED",
+            "file_system_name": storage.get("Name"),
+            "mount_dir": mount_dir,
+            "repository_path": repository,
+            "paths": fsx_repository.relative_paths(mount_dir, paths),
+            "files": moved,
+            "total_count": len(moved),
+            "succeeded_count": 0 if check_mode else len(moved),
+        }
 
     # apply ---------------------------------------------------------------------------------
     def _write_files(self, name, config):
@@ -291,29 +361,13 @@ class LocalClusterBackend(cb.ClusterBackend):
             if storage.get("StorageType") != "FsxLustre" or not import_path or self.s3_client_factory is None:
                 continue
             try:
-                self._import_objects(self.s3_client_factory(), import_path, storage["MountDir"])
+                fsx_repository.import_objects(self.s3_client_factory(), import_path, storage["MountDir"])
             except Exception as exc:  # botocore's ClientError and BotoCoreError, without importing botocore here
                 if type(exc).__module__.startswith(("botocore", "boto3")):
                     raise cb.BackendError(
                         "SharedStorage %s: could not import %s: %s" % (storage.get("Name"), import_path, exc),
                         [{"failureCode": "FsxImportPathFailure", "failureReason": str(exc)}])
                 raise
-
-    @staticmethod
-    def _import_objects(s3, import_path, mount_dir):
-        bucket, _sep, prefix = import_path[len("s3://"):].partition("/")
-        paginator = s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                rel = obj["Key"][len(prefix):]
-                if not rel or rel.endswith("/"):
-                    continue
-                target = os.path.normpath(os.path.join(mount_dir, rel))
-                # A key such as "../etc/x" must not escape the mount dir.
-                if not target.startswith(mount_dir.rstrip("/") + "/"):
-                    continue
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                s3.download_file(bucket, obj["Key"], target)
 
     def _start_daemons(self, reconfigure):
         d = self.daemons

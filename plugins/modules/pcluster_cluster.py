@@ -229,7 +229,7 @@ def _backend(module):
         return module.client("s3")
 
     return LocalClusterBackend(run=module.run_command, instance_types=instance_types, s3_client_factory=s3_client,
-                               node_network=module.params["local_node_network"])
+                               node_network=module.params["local_node_network"], warn=module.warn)
 
 
 def _absent(module, backend, name):
@@ -250,7 +250,7 @@ def _present(module, backend, name, config):
     diff = {"before": _yaml(before), "after": _yaml(config),
             "before_header": "%s (current)" % name, "after_header": "%s (desired)" % name}
     # Instance types and buckets are checked here, before anything changes.
-    pending = backend.plan(name, config)
+    pending = backend.plan(name, config, check_mode=module.check_mode)
     if creating:
         if module.check_mode:
             module.exit_json(changed=True, diff=diff, changed_files=pending,

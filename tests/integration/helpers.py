@@ -20,6 +20,15 @@ def emulator_clients(*services):
     return [boto3.client(service, **kwargs) for service in services]
 
 
+def start_emulator():
+    """Start the local AWS API emulator alone (the local_cloud role), as an empty cloud."""
+    cmd = [os.path.join(VENV_BIN, "ansible"), "localhost", "-m", "ansible.builtin.include_role",
+           "-a", "name=hpc.parallelcluster.local_cloud"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        raise AssertionError("could not start the emulator:\n%s\n%s" % (proc.stdout[-3000:], proc.stderr[-3000:]))
+
+
 def ansible_env(**extra):
     env = dict(os.environ)
     env.update({
@@ -48,10 +57,11 @@ def playbook(name, *args, json_output=True, timeout=1800):
 
 
 def task_results(data, task_name):
-    """Per-host results of the task called ``task_name``."""
+    """Per-host results of the task called ``task_name`` (in a role: ``<role> : <task_name>``)."""
     for play in data.get("plays", []):
         for task in play.get("tasks", []):
-            if task["task"]["name"] == task_name:
+            name = task["task"]["name"]
+            if name == task_name or name.endswith(" : " + task_name):
                 return task["hosts"]
     raise AssertionError("task %r did not run" % task_name)
 

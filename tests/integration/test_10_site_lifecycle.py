@@ -16,6 +16,7 @@ from helpers import (
     run,
     sacct_jobs,
     sinfo_nodes,
+    start_emulator,
     task_results,
     wait_until,
 )
@@ -60,6 +61,37 @@ def test_start_from_a_machine_without_a_cluster():
     rc, data = playbook("teardown.yml")
     assert rc == 0, failed_tasks(data)
     assert processes(("slurmctld", "slurmdbd", "slurmd", "mariadbd", "moto_server")) == []
+
+
+def _emulator_inventory():
+    ec2, s3, cloudwatch = emulator_clients("ec2", "s3", "cloudwatch")
+    return {
+        "vpcs": [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]],
+        "key_pairs": [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]],
+        "addresses": [a["PublicIp"] for a in ec2.describe_addresses()["Addresses"]],
+        "buckets": [b["Name"] for b in s3.list_buckets()["Buckets"]],
+        "dashboards": [d["DashboardName"] for d in cloudwatch.list_dashboards()["DashboardEntries"]],
+        "alarms": [a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"]],
+    }
+
+
+def test_check_mode_on_a_fresh_emulator_reports_changes_and_creates_nothing():
+    start_emulator()
+    empty = {"vpcs": [], "key_pairs": [], "addresses": [], "buckets": [], "dashboards": [], "alarms": []}
+    assert _emulator_inventory() == empty
+    rc, data = playbook("site.yml", "--check", "--diff")
+    assert rc == 0, failed_tasks(data)
+    changed = changed_tasks(data)
+    for task in ("Create the VPC", "Create or update cluster hpc-cluster",
+                 "Create the dashboard hpc-cluster-performance"):
+        assert any((" : %s on " % task) in c for c in changed), (task, changed)
+    cluster = task_results(data, "Create or update cluster hpc-cluster")["localhost"]
+    assert cluster["cluster"]["clusterStatus"] == "CREATE_IN_PROGRESS"
+    assert "/opt/slurm/etc/slurm.conf" in cluster["changed_files"]
+    assert _emulator_inventory() == empty
+    assert not os.path.exists(RECORDS) and not os.path.exists("/opt/slurm/etc/slurm.conf")
+    assert not os.path.exists(os.path.join(ROOT, "inventories/local/.state"))
+    assert processes(("slurmctld", "slurmdbd", "mariadbd")) == []
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))

@@ -21,16 +21,6 @@ SCENARIOS = ("slurm_job_states", "slurm_job_array", "slurm_job_dependency", "slu
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """A cluster that answers: the one that is up, or one brought up by site.yml."""
-    if run(["scontrol", "ping"], check=False).returncode != 0:
-        rc, data = playbook("site.yml", "-e", "hpc_scaledown_idletime=1")
-        assert rc == 0, failed_tasks(data)
-        run(["scontrol", "ping"])
-    return True
-
-
-@pytest.fixture(scope="module")
 def tag():
     """A per-run suffix for job names, keys and directories; the directories go afterwards."""
     value = uuid.uuid4().hex[:8]
