@@ -176,7 +176,9 @@ class LocalClusterBackend(cb.ClusterBackend):
             accounting=accounting_settings(self.hostname), no_gpu=True)
         for rel, content in pcluster_files.items():
             files[os.path.join(self.paths.slurm_etc, rel)] = (content, 0o644, None)
-        files[self.paths.slurm_conf] = (render_slurm_conf(name, self.paths), 0o644, None)
+        # The slurm_tuning role's include file survives updates: keep including it while it exists.
+        tuning = [self.paths.tuning_include] if os.path.exists(self.paths.tuning_include) else []
+        files[self.paths.slurm_conf] = (render_slurm_conf(name, self.paths, extra_includes=tuning), 0o644, None)
         files[self.paths.slurmdbd_conf] = (render_slurmdbd_conf(self.hostname, self.paths, self.db_port, self._db_password()),
                                            0o600, "slurm")
         files[self.paths.mariadb_cnf] = (self.daemons.mariadb_cnf_text(self.db_port), 0o644, None)

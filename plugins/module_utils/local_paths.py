@@ -30,6 +30,11 @@ class LocalPaths:
         return os.path.join(self.slurm_etc, "slurm.conf")
 
     @property
+    def tuning_include(self):
+        """The slurm_settings module's include file (slurm_tuning role), included last when it exists."""
+        return os.path.join(self.slurm_etc, "slurm_tuning.conf")
+
+    @property
     def slurmdbd_conf(self):
         return os.path.join(self.slurm_etc, "slurmdbd.conf")
 

@@ -11,7 +11,8 @@ namespaces powered up and down by the local power program.
 from __future__ import annotations
 
 
-def render_slurm_conf(cluster_name, paths, slurm_etc_include="slurm_parallelcluster.conf"):
+def render_slurm_conf(cluster_name, paths, slurm_etc_include="slurm_parallelcluster.conf", extra_includes=()):
+    """The base file; ``extra_includes`` come last, so their settings win (the tuning file)."""
     p = paths
     lines = [
         "# Managed by hpc.parallelcluster (local provider). Changes are overwritten;",
@@ -61,8 +62,9 @@ def render_slurm_conf(cluster_name, paths, slurm_etc_include="slurm_parallelclus
         "InactiveLimit=0",
         "MinJobAge=300",
         "include %s/%s" % (p.slurm_etc, slurm_etc_include),
-        "",
     ]
+    lines += ["include %s" % path for path in extra_includes]
+    lines.append("")
     return "\n".join(lines)
 
 
