@@ -5,7 +5,7 @@ ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook
 ARGS ?=
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup site teardown test test-sanity test-unit test-integration clean
+.PHONY: setup site teardown test test-sanity test-unit test-integration bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -27,3 +27,7 @@ test-unit: setup
 
 test-integration: setup
 	@bash tests/run.sh integration
+
+# Figures (bench/README.md): replaces the local cluster with a 22-node one and tears it down after.
+bench: setup
+	.venv/bin/python bench/run.py $(ARGS)

@@ -25,7 +25,9 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils import local_p
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import slurm_layout
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config import PCLUSTER_VERSION
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.image_os import default_user
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.update_plan import queue_update_strategy
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons import Daemons, DaemonError, stop_pidfile
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_fleet import Fleet, FleetError
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_conf import (
     accounting_settings,
@@ -456,18 +458,69 @@ class LocalClusterBackend(cb.ClusterBackend):
     def _plan_from_disk(self):
         return local_power.load_plan(self.paths.power_plan)
 
-    def update(self, name, config):
+    def _node_lines(self):
+        """NodeName lines of the Slurm files on disk: when they change, slurmctld must restart (22.05)."""
+        lines = []
+        for root, _dirs, files in os.walk(self.paths.slurm_etc):
+            for filename in sorted(files):
+                if filename.endswith(".conf"):
+                    with open(os.path.join(root, filename)) as handle:
+                        lines += [line.strip() for line in handle if line.startswith("NodeName=")]
+        return sorted(lines)
+
+    def _remove_stale_queue_files(self, rendered):
+        queue_dir = os.path.join(self.paths.slurm_etc, "pcluster")
+        if not os.path.isdir(queue_dir):
+            return
+        for filename in os.listdir(queue_dir):
+            path = os.path.join(queue_dir, filename)
+            if path not in rendered and os.path.isfile(path):
+                os.unlink(path)
+
+    def update(self, name, config, fleet_stop=False, touched_prefixes=()):
+        """Apply a changed config, as ParallelCluster's update does once its policies allow it.
+
+        With ``fleet_stop`` the compute fleet is stopped first and started again at the end. Without
+        it, running nodes that the update removes or changes follow QueueUpdateStrategy. slurmctld
+        is restarted when the node definitions change (Slurm 22.05 cannot add or remove nodes on
+        reconfigure), reconfigured otherwise; slurmdbd and the accounting database are not touched.
+        """
         record = self._load_record(name)
+        old_plan = self._plan_from_disk() if os.path.exists(self.paths.power_plan) else {"nodes": {}}
+        new_nodes = set(self._node_plan(config)["nodes"])
+        removed = sorted(set(old_plan["nodes"]) - new_nodes)
+        touched = sorted(n for n in set(old_plan["nodes"]) & new_nodes if n.startswith(tuple(touched_prefixes)))
         record.update({"clusterStatus": cb.UPDATE_IN_PROGRESS, "cloudformationStackStatus": cb.UPDATE_IN_PROGRESS})
         self._save_record(record)
+        fleet = Fleet(self.run, self.env)
         try:
             self._shared_dirs(config, record)
+            if fleet_stop and self.daemons.slurmctld_ok():
+                record["computeFleetStatus"] = "STOPPING"
+                self._save_record(record)
+                fleet.stop()
+                record["computeFleetStatus"] = "STOPPED"
+                self._save_record(record)
+            elif self.daemons.slurmctld_ok():
+                fleet.apply_strategy(queue_update_strategy(config), removed + touched)
+            for node in removed:
+                local_power.suspend_node(old_plan, node)
+            nodes_before = self._node_lines()
+            rendered = self.render(name, config)
             changed = self._write_files(name, config)
+            self._remove_stale_queue_files(rendered)
             self._link_default_conf()
             local_power.ensure_bridge(self._plan_from_disk())
+            if changed and nodes_before != self._node_lines() and self.daemons.slurmctld_ok():
+                stop_pidfile(self.paths.pid("slurmctld"))
             self._start_daemons(reconfigure=bool(changed))
+            if fleet_stop:
+                record["computeFleetStatus"] = "STARTING"
+                self._save_record(record)
+                fleet.start(slurm_layout.partition_names(config))
+                record["computeFleetStatus"] = "RUNNING"
             self._power_up_static(config)
-        except (cb.BackendError, DaemonError, OSError) as exc:
+        except (cb.BackendError, DaemonError, FleetError, OSError) as exc:
             failures = getattr(exc, "failures", None) or [{"failureCode": "UpdateFailure", "failureReason": str(exc)}]
             record.update({"clusterStatus": cb.UPDATE_FAILED, "cloudformationStackStatus": cb.UPDATE_FAILED, "failures": failures})
             self._save_record(record)

@@ -363,3 +363,8 @@ def render_pcluster_files(config, instance_types, controller_hostname, controlle
         config, settings, queues, controller_hostname, controller_addr, accounting, resume_timeout, slurm_etc_dir)
     files["slurm_parallelcluster_gres.conf"] = _render_gres(queues, slurm_etc_dir)
     return dict(sorted(files.items()))
+
+
+def partition_names(config):
+    """One Slurm partition per queue, named after it."""
+    return [queue["Name"] for queue in (config.get("Scheduling") or {}).get("SlurmQueues") or []]

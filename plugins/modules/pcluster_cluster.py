@@ -22,6 +22,12 @@ description:
     O(endpoint_url)), and FSx for Lustre C(ImportPath) content is copied from S3 into the mount
     directory at create.
   - The result has the shape of C(pcluster describe-cluster), with ParallelCluster's status values.
+  - An update is judged by ParallelCluster's own update policies (the change set of
+    C(pcluster update-cluster)). Every changed setting is returned in RV(update_plan) with its policy and check, a change
+    that ParallelCluster refuses fails the task before anything changes, and one that needs the
+    compute fleet stopped follows O(allow_fleet_stop). Running nodes that an update removes or
+    changes follow the configuration's C(QueueUpdateStrategy) (C(TERMINATE) powers them down now,
+    C(DRAIN) after their jobs).
 author:
   - hpc.parallelcluster maintainers (!UNKNOWN)
 options:
@@ -72,6 +78,15 @@ options:
         again retries the creation.
     type: bool
     default: true
+  allow_fleet_stop:
+    description:
+      - When an update changes settings whose ParallelCluster update policy needs the compute fleet
+        stopped (for example C(ScaledownIdletime) or a compute resource's C(InstanceType)), V(true)
+        stops the fleet (running jobs are requeued), applies the update and starts the fleet again,
+        as C(pcluster update-compute-fleet) and C(update-cluster) would by hand.
+      - With V(false) such an update fails before anything changes, listing the settings and their policies.
+    type: bool
+    default: false
   local_node_network:
     description:
       - With O(provider=local), the IPv4 network of the compute nodes. The head node takes the first
@@ -184,6 +199,26 @@ cluster:
     lastUpdatedTime:
       description: When the cluster last changed.
       type: str
+update_plan:
+  description: With an update, ParallelCluster's change set and what the update does about it.
+  returned: when an existing cluster's configuration changes
+  type: dict
+  contains:
+    changes:
+      description:
+        - One entry per changed setting - C(parameter) (a path such as
+          C(Scheduling.SlurmQueues[compute].ComputeResources[cr].MaxCount)), C(old_value), C(new_value),
+          C(update_policy) (ParallelCluster's, for example C(COMPUTE_FLEET_STOP)), C(check)
+          (C(SUCCEEDED), C(ACTION NEEDED) or C(FAILED)), C(reason) and C(action_needed).
+      type: list
+      elements: dict
+    fleet_stop:
+      description: Whether the update stops and restarts the compute fleet.
+      type: bool
+    queue_update_strategy:
+      description: The C(QueueUpdateStrategy) of the new configuration.
+      type: str
+      sample: TERMINATE
 changed_files:
   description: With O(provider=local), the head node files that were (or in check mode would be) written.
   returned: when state is present
@@ -211,6 +246,11 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.instance_types import describe_instance_types
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_cluster import LocalClusterBackend
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons import DaemonError
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.update_plan import (
+    plan_update,
+    queue_update_strategy,
+    touched_node_prefixes,
+)
 
 
 def _yaml(config):
@@ -230,6 +270,33 @@ def _backend(module):
 
     return LocalClusterBackend(run=module.run_command, instance_types=instance_types, s3_client_factory=s3_client,
                                node_network=module.params["local_node_network"], warn=module.warn)
+
+
+def _describe_change(change):
+    text = "%s (%s -> %s): %s" % (change["parameter"], change["old_value"], change["new_value"], change["update_policy"])
+    if change.get("reason"):
+        text += ", %s" % change["reason"]
+    if change.get("action_needed"):
+        text += "; %s" % change["action_needed"]
+    return text
+
+
+def _update_plan(module, name, current, config):
+    """ParallelCluster's verdict on the update; fails before anything changes when it is refused."""
+    plan = plan_update(name, current["clusterConfiguration"], config,
+                       fleet_running=current.get("computeFleetStatus") == "RUNNING")
+    result = {"changes": plan["changes"], "fleet_stop": plan["fleet_stop"],
+              "queue_update_strategy": queue_update_strategy(config)}
+    if plan["blocked"]:
+        module.fail_json(msg="ParallelCluster's update policies refuse this update of %s; nothing was changed:\n%s"
+                         % (name, "\n".join(_describe_change(c) for c in plan["blocked"])), update_plan=result)
+    if plan["fleet_stop"] and not module.params["allow_fleet_stop"]:
+        needing = [c for c in plan["changes"] if c["check"] != "SUCCEEDED"]
+        module.fail_json(msg="this update of %s needs the compute fleet stopped; nothing was changed. Set "
+                             "allow_fleet_stop: true to stop the fleet (running jobs are requeued), update and "
+                             "start it again:\n%s" % (name, "\n".join(_describe_change(c) for c in needing)),
+                         update_plan=result)
+    return result
 
 
 def _absent(module, backend, name):
@@ -258,12 +325,14 @@ def _present(module, backend, name, config):
         result = backend.create(name, config, rollback_on_failure=module.params["rollback_on_failure"])
         module.exit_json(changed=True, cluster=result, diff=diff, changed_files=pending)
     if before != config:
+        plan = _update_plan(module, name, current, config)
         if module.check_mode:
             planned = copy.deepcopy(current)
             planned["clusterStatus"] = cb.UPDATE_IN_PROGRESS
-            module.exit_json(changed=True, diff=diff, changed_files=pending, cluster=planned)
-        result = backend.update(name, config)
-        module.exit_json(changed=True, cluster=result, diff=diff, changed_files=pending)
+            module.exit_json(changed=True, diff=diff, changed_files=pending, cluster=planned, update_plan=plan)
+        result = backend.update(name, config, fleet_stop=plan["fleet_stop"],
+                                touched_prefixes=touched_node_prefixes(plan["changes"]))
+        module.exit_json(changed=True, cluster=result, diff=diff, changed_files=pending, update_plan=plan)
     changed = backend.repair(name, check_mode=module.check_mode)
     module.exit_json(changed=changed, cluster=backend.describe(name), changed_files=pending if changed else [])
 
@@ -278,6 +347,7 @@ def main():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),
         rollback_on_failure=dict(type="bool", default=True),
+        allow_fleet_stop=dict(type="bool", default=False),
         local_node_network=dict(type="str", default="10.253.0.0/22"),
     )
     module = AnsibleAWSModule(
