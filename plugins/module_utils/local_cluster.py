@@ -164,6 +164,7 @@ class LocalClusterBackend(cb.ClusterBackend):
             "slurmd": shutil.which("slurmd", path="/usr/sbin:/usr/bin") or "/usr/sbin/slurmd",
             "slurmd_pid_file": self.paths.pid("slurmd-%n"),
             "slurmd_spool_dir": os.path.join(self.paths.spool, "slurmd", "%n"),
+            "slurmd_spool_mount": self.paths.slurmd_spool_mount,
             "tmpfs_dir": os.path.join(self.paths.spool, "tmp", "%n"),
             "log_file": self.paths.logfile("power"),
         }

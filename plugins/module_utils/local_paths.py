@@ -30,6 +30,11 @@ class LocalPaths:
         return os.path.join(self.slurm_etc, "slurm.conf")
 
     @property
+    def slurmd_spool_mount(self):
+        """Where each node's own spool directory is bind-mounted in the node's mount namespace."""
+        return os.path.join(self.spool, "node")
+
+    @property
     def tuning_include(self):
         """The slurm_settings module's include file (slurm_tuning role), included last when it exists."""
         return os.path.join(self.slurm_etc, "slurm_tuning.conf")

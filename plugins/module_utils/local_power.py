@@ -127,6 +127,8 @@ def resume_node(plan, node):
     _ensure_namespace(plan, node)
     for path in (plan["slurmd_spool_dir"], plan["tmpfs_dir"]):
         os.makedirs(path.replace("%n", node), mode=0o755, exist_ok=True)
+    if plan.get("slurmd_spool_mount"):
+        os.makedirs(plan["slurmd_spool_mount"], mode=0o755, exist_ok=True)
     tmpfs = plan["tmpfs_dir"].replace("%n", node)
     os.chmod(tmpfs, 0o1777)
     env = _slurm_env(plan)
@@ -136,15 +138,18 @@ def resume_node(plan, node):
     # earlier than its power-up request ("Still waiting for boot"), and then waits ResumeTimeout.
     # Starting slurmd over a second after this program was called keeps the boot time later.
     time.sleep(max(0.0, STARTED + BOOT_TIME_MARGIN - time.monotonic()))
-    # A node with its own network and host name, as an EC2 instance would have.
-    _run(["nsenter", "--net=%s" % _netns_path(node), "--", "unshare", "--uts", "--",
-          sys.executable, os.path.abspath(__file__), "exec-slurmd", node], env=env)
+    # A node with its own network, host name and spool directory, as an EC2 instance would have.
+    _run(["nsenter", "--net=%s" % _netns_path(node), "--", "unshare", "--uts", "--mount", "--propagation", "private",
+          "--", sys.executable, os.path.abspath(__file__), "exec-slurmd", node], env=env)
     _log(plan, "resume %s: slurmd started at %s" % (node, plan["nodes"][node]["addr"]))
 
 
 def exec_slurmd(plan, node):
-    """Runs inside the node's namespaces: take the node's host name, become its slurmd."""
+    """Runs inside the node's namespaces: take the node's host name and spool directory, become its slurmd."""
     socket.sethostname(node)
+    if plan.get("slurmd_spool_mount"):
+        subprocess.run(["mount", "--bind", plan["slurmd_spool_dir"].replace("%n", node), plan["slurmd_spool_mount"]],
+                       check=True)
     # -b: register as just booted, or slurmctld keeps waiting for the node to boot.
     os.execv(plan["slurmd"], [plan["slurmd"], "-b", "-N", node])
 

@@ -24,7 +24,9 @@ def render_slurm_conf(cluster_name, paths, slurm_etc_include="slurm_parallelclus
         "AuthType=auth/munge",
         "CryptoType=crypto/munge",
         "StateSaveLocation=%s/slurmctld" % p.spool,
-        "SlurmdSpoolDir=%s/slurmd/%%n" % p.spool,
+        # One short path, bind-mounted per node in its own mount namespace: slurmstepd's socket
+        # names hold the node name and job id, and a Unix socket path is limited to 108 bytes.
+        "SlurmdSpoolDir=%s" % p.slurmd_spool_mount,
         "TmpFS=%s/tmp/%%n" % p.spool,
         "SlurmctldPidFile=%s" % p.pid("slurmctld"),
         "SlurmdPidFile=%s" % p.pid("slurmd-%n"),

@@ -271,6 +271,25 @@ def test_submit_wrapper_runs_a_job_that_fits(work):
     assert not os.path.exists(os.path.join(JOBS, "mpi-test-%s.out" % job_id))
 
 
+def test_the_buckets_sample_job_runs_unchanged_through_the_wrapper(work):
+    """jobs/sample_job.sh from the bucket (on /fsx by its ImportPath) loads `openmpi` and runs mpirun."""
+    _path, jobs = work
+    sample = "/fsx/jobs/sample_job.sh"
+    with open(sample) as handle:
+        assert "module load openmpi" in handle.read()
+    proc = _as_user([os.path.join(JOBS, "submit-hpc-job.sh"), sample, "2", "1", "00:05:00"])
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    job_id = re.search(r"^Submitted batch job (\d+)$", proc.stdout, re.M).group(1)
+    jobs.append(job_id)
+    state = wait_until(lambda: _job_state(job_id), timeout=300, interval=3, what="job %s to end" % job_id)
+    assert state == "COMPLETED"
+    with open(os.path.join(JOBS, "output_%s.log" % job_id)) as handle:
+        hosts = handle.read().split()
+    assert len(hosts) == 2 and all(h.startswith("compute-") for h in hosts), hosts
+    with open(os.path.join(JOBS, "error_%s.log" % job_id)) as handle:
+        assert handle.read() == ""
+
+
 @pytest.mark.parametrize("args, message", [
     ([], "Usage: submit-hpc-job.sh <job-script> [nodes] [tasks-per-node] [time]"),
     (["{script}", "abc"], "nodes must be a positive integer, not 'abc'"),
