@@ -18,6 +18,8 @@ description:
     those that need every slurmd restarted (for example C(SelectType)). Powered-down nodes start
     with the new configuration, as ParallelCluster replaces compute instances.
   - Reads C(scontrol show config) afterwards and fails when slurmctld reports other values.
+  - Slurm discards its saved job state when C(SelectType) changes (job ids start again); change it
+    on an empty cluster. The module warns when it does.
   - Idempotent. When the file is already right but slurmctld still reports other values (an
     earlier run was interrupted before applying), the change is applied again.
   - Runs on the head node.
@@ -277,6 +279,8 @@ def main():
         if action == "reconfigure":
             ctld.run(["scontrol", "reconfigure"])
         elif action.startswith("restart"):
+            if "selecttype" in keys:
+                module.warn("SelectType changed: slurmctld discards its saved job state with it (Slurm's rule)")
             ctld.restart()
             if action == "restart":
                 result["powered_down"] = ctld.power_down_running_nodes()
