@@ -259,7 +259,10 @@ def test_submit_wrapper_runs_a_job_that_fits(work):
 
     state = wait_until(lambda: _job_state(job_id), timeout=300, interval=3, what="job %s to end" % job_id)
     assert state == "COMPLETED"
-    row = run(["sacct", "-n", "-X", "-P", "-j", job_id, "--format=JobName,NNodes,NTasks,AllocCPUS,ExitCode"]).stdout
+    # slurmdbd can lag behind slurmctld: until the job's record arrives, sacct names it "allocation".
+    row = wait_until(lambda: [line for line in run(["sacct", "-n", "-X", "-P", "-j", job_id,
+                                                    "--format=JobName,NNodes,NTasks,AllocCPUS,ExitCode"]).stdout.splitlines()
+                              if line.startswith("mpi-test|")], timeout=60, interval=2, what="the accounting record")[0]
     assert row.split("|")[:2] == ["mpi-test", "2"] and row.strip().endswith("|0:0"), row
     # Output and errors go where the wrapper says, not where the script's #SBATCH lines do.
     with open(os.path.join(JOBS, "output_%s.log" % job_id)) as handle:
