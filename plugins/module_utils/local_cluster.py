@@ -30,10 +30,15 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_fleet import Fleet, FleetError
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_conf import (
+    PROLOG_NAME,
     accounting_settings,
     render_slurm_conf,
     render_slurmdbd_conf,
+    render_wait_for_nodes_prolog,
 )
+
+# Slurm settings that slurmctld 22.05 takes only at start.
+RESTART_KEYS = ("NodeName=", "PrologSlurmctld=")
 
 REQUIRED_COMMANDS = ("munged", "mariadbd", "mariadb-install-db", "slurmctld", "slurmd", "slurmdbd",
                      "scontrol", "sacctmgr", "ip", "nsenter", "unshare", "sudo", "start-stop-daemon")
@@ -196,6 +201,7 @@ class LocalClusterBackend(cb.ClusterBackend):
         files[self.paths.sudoers] = ("".join(
             "slurm ALL=(root) NOPASSWD: %s %s *\n" % (self.paths.power_program, action)
             for action in ("resume", "suspend", "resume-fail")), 0o440, None)
+        files[self.paths.bin(PROLOG_NAME)] = (render_wait_for_nodes_prolog(self.paths.slurm_conf), 0o755, None)
         files[self.paths.profile] = ("export SLURM_CONF=%s\n" % self.paths.slurm_conf, 0o644, None)
         return files
 
@@ -304,11 +310,20 @@ class LocalClusterBackend(cb.ClusterBackend):
         }
 
     # apply ---------------------------------------------------------------------------------
-    def _write_files(self, name, config):
+    def _write_files(self, name, config, rendered=None):
         changed = []
-        for path, (content, mode, owner) in self.render(name, config).items():
+        for path, (content, mode, owner) in (rendered or self.render(name, config)).items():
             if _write(path, content, mode, _ids(owner) if owner else None):
                 changed.append(path)
+        return changed
+
+    def _write_files_stopping_ctld(self, name, config, rendered=None):
+        """Write the files; stop slurmctld when a setting it reads only at start changed, so that
+        the daemon start that follows brings it back with them (a reconfigure would not)."""
+        restart_before = self._restart_lines()
+        changed = self._write_files(name, config, rendered)
+        if changed and restart_before != self._restart_lines() and self.daemons.slurmctld_ok():
+            stop_pidfile(self.paths.pid("slurmctld"))
         return changed
 
     def _prepare_dirs(self):
@@ -459,14 +474,15 @@ class LocalClusterBackend(cb.ClusterBackend):
     def _plan_from_disk(self):
         return local_power.load_plan(self.paths.power_plan)
 
-    def _node_lines(self):
-        """NodeName lines of the Slurm files on disk: when they change, slurmctld must restart (22.05)."""
+    def _restart_lines(self):
+        """Lines of the Slurm files on disk that slurmctld 22.05 reads only at start (node
+        definitions and its prolog): when they change, a reconfigure is not enough."""
         lines = []
         for root, _dirs, files in os.walk(self.paths.slurm_etc):
             for filename in sorted(files):
                 if filename.endswith(".conf"):
                     with open(os.path.join(root, filename)) as handle:
-                        lines += [line.strip() for line in handle if line.startswith("NodeName=")]
+                        lines += [line.strip() for line in handle if line.startswith(RESTART_KEYS)]
         return sorted(lines)
 
     def _remove_stale_queue_files(self, rendered):
@@ -506,14 +522,11 @@ class LocalClusterBackend(cb.ClusterBackend):
                 fleet.apply_strategy(queue_update_strategy(config), removed + touched)
             for node in removed:
                 local_power.suspend_node(old_plan, node)
-            nodes_before = self._node_lines()
             rendered = self.render(name, config)
-            changed = self._write_files(name, config)
+            changed = self._write_files_stopping_ctld(name, config, rendered)
             self._remove_stale_queue_files(rendered)
             self._link_default_conf()
             local_power.ensure_bridge(self._plan_from_disk())
-            if changed and nodes_before != self._node_lines() and self.daemons.slurmctld_ok():
-                stop_pidfile(self.paths.pid("slurmctld"))
             self._start_daemons(reconfigure=bool(changed))
             if fleet_stop:
                 record["computeFleetStatus"] = "STARTING"
@@ -540,7 +553,7 @@ class LocalClusterBackend(cb.ClusterBackend):
         if not needs or check_mode:
             return needs
         self._prepare_dirs()
-        changed = self._write_files(name, config)
+        changed = self._write_files_stopping_ctld(name, config)
         self._link_default_conf()
         local_power.ensure_bridge(self._plan_from_disk())
         self._start_daemons(reconfigure=bool(changed))

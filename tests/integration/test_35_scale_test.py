@@ -17,6 +17,13 @@ def test_scale_test_powers_nodes_up_runs_every_job_and_powers_them_down(cluster)
     jobs = [j for j in sacct_jobs() if j["name"].startswith(tag + "-")]
     assert len(jobs) == 5 and {j["state"] for j in jobs} == {"COMPLETED"}, jobs
     assert all(j["nnodes"] == 2 and j["user"] == "ec2-user" for j in jobs), jobs
+    # Each job started when the controller prolog saw its nodes answer, not at slurmctld's periodic
+    # check of configuring jobs (which comes up to 30 s later).
+    with open("/var/log/hpc-parallelcluster/slurmctld.log") as handle:
+        log = handle.read()
+    for job in jobs:
+        assert "prolog_running_decr: Configuration for JobId=%s is complete" % job["id"] in log, job
+        assert "job_time_limit: Configuration for JobId=%s complete" % job["id"] not in log, job
     # Five 2-node jobs at once need all ten nodes of the recipe's queue.
     used = task_results(data, "List the nodes the jobs ran on")[HOST]["stdout_lines"]
     assert len(used) == 10

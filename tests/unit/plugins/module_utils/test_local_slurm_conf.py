@@ -1,0 +1,74 @@
+"""The controller prolog that starts jobs as soon as their powered-up nodes answer, run for real
+with a stand-in sinfo that reports the states Slurm would."""
+
+import os
+import stat
+import subprocess
+
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_conf import (
+    PROLOG_NAME,
+    render_slurm_conf,
+    render_wait_for_nodes_prolog,
+)
+
+
+def _fake_sinfo(tmp_path, states):
+    """sinfo that answers the given state lines in turn (the last one for ever) and logs its args."""
+    answers = tmp_path / "answers"
+    answers.write_text("\n".join(states) + "\n")
+    script = tmp_path / "sinfo"
+    script.write_text(
+        "#!/bin/sh\n"
+        'echo "$*" >> %(dir)s/calls\n'
+        'n=$(wc -l < %(dir)s/calls)\n'
+        'total=$(wc -l < %(dir)s/answers)\n'
+        '[ "$n" -gt "$total" ] && n=$total\n'
+        'sed -n "${n}p" %(dir)s/answers | tr "," "\\n"\n' % {"dir": tmp_path})
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return str(script)
+
+
+def _run_prolog(tmp_path, states, nodelist="compute-dy-c-[1-2]", timeout_s=5):
+    prolog = tmp_path / "prolog"
+    prolog.write_text(render_wait_for_nodes_prolog("/x/slurm.conf", sinfo=_fake_sinfo(tmp_path, states),
+                                                   timeout_s=timeout_s))
+    prolog.chmod(0o755)
+    env = dict(os.environ, SLURM_JOB_NODELIST=nodelist)
+    proc = subprocess.run([str(prolog)], env=env, capture_output=True, text=True, timeout=30, check=False)
+    calls = (tmp_path / "calls").read_text().splitlines() if (tmp_path / "calls").exists() else []
+    return proc.returncode, calls
+
+
+def test_prolog_waits_while_the_jobs_nodes_power_up_and_ends_when_they_answer(tmp_path):
+    rc, calls = _run_prolog(tmp_path, ["alloc#,alloc#", "alloc,alloc#", "mix,alloc"])
+    assert rc == 0
+    assert len(calls) == 3
+    assert calls[0] == "--noheader --Node --nodes=compute-dy-c-[1-2] --format=%t"
+
+
+def test_prolog_also_waits_for_allocated_nodes_not_yet_resumed_or_not_responding(tmp_path):
+    rc, calls = _run_prolog(tmp_path, ["alloc~", "alloc*", "comp~", "alloc"])
+    assert rc == 0 and len(calls) == 4
+
+
+def test_prolog_returns_at_once_for_nodes_already_up(tmp_path):
+    rc, calls = _run_prolog(tmp_path, ["alloc,mix"])
+    assert rc == 0 and len(calls) == 1
+
+
+def test_prolog_gives_up_after_its_timeout_and_leaves_the_rest_to_slurm(tmp_path):
+    rc, calls = _run_prolog(tmp_path, ["alloc#"], timeout_s=1)
+    assert rc == 0
+    assert len(calls) == 4  # four polls a second
+
+
+def test_prolog_without_a_nodelist_does_not_query_slurm(tmp_path):
+    rc, calls = _run_prolog(tmp_path, ["alloc#"], nodelist="")
+    assert rc == 0 and calls == []
+
+
+def test_slurm_conf_names_the_prolog_that_the_backend_installs(tmp_path):
+    paths = LocalPaths()
+    text = render_slurm_conf("c", paths)
+    assert "PrologSlurmctld=%s" % paths.bin(PROLOG_NAME) in text.splitlines()
