@@ -64,6 +64,11 @@ class ClusterBackend(abc.ABC):
     def delete(self, name):
         """Delete the cluster and everything it created; True if there was anything to delete."""
 
+    def adopt_replaced_network(self, name, config, check_mode=False):
+        """The cluster's config after taking new network ids that replace vanished ones, or None.
+        Only a provider whose network can vanish under a living cluster (local) does anything."""
+        return None
+
     @abc.abstractmethod
     def data_repository_task(self, name, task_type, paths=None, storage_name=None, check_mode=False):
         """Run an FSx for Lustre data repository task (EXPORT_TO_REPOSITORY or

@@ -29,6 +29,7 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.update_plan im
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons import Daemons, DaemonError, stop_pidfile
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_fleet import Fleet, FleetError
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.network_adoption import adopt_new_subnets, subnet_ids
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_conf import (
     PROLOG_NAME,
     accounting_settings,
@@ -96,13 +97,14 @@ class LocalClusterBackend(cb.ClusterBackend):
     provider = "local"
 
     def __init__(self, run, instance_types, s3_client_factory=None, paths=None, node_network="10.253.0.0/22",
-                 bridge="hpcbr0", db_port=3307, hostname=None, warn=None):
+                 bridge="hpcbr0", db_port=3307, hostname=None, warn=None, subnet_exists=None):
         """``run`` is AnsibleModule.run_command; ``instance_types(names)`` and the S3 client come from the AWS API."""
         self.warn = warn
         self.paths = paths or LocalPaths()
         self.run = run
         self.instance_types = instance_types
         self.s3_client_factory = s3_client_factory
+        self.subnet_exists = subnet_exists
         self.network = ipaddress.ip_network(node_network)
         self.bridge = bridge
         self.db_port = db_port
@@ -217,6 +219,23 @@ class LocalClusterBackend(cb.ClusterBackend):
         if not hasattr(self, "_new_password"):
             self._new_password = secrets.token_urlsafe(24)
         return self._new_password
+
+    def adopt_replaced_network(self, name, config, check_mode=False):
+        """After an emulator restart, take the new subnet ids into the record (see network_adoption).
+        Returns the record's config as it now stands, or None when nothing was adopted."""
+        record = self._load_record(name)
+        if record is None or self.subnet_exists is None:
+            return None
+        adopted = adopt_new_subnets(record["clusterConfiguration"], config, self.subnet_exists)
+        if adopted is None:
+            return None
+        if self.warn:
+            self.warn("the subnets of cluster %s are gone from the AWS API emulator (it was restarted); the "
+                      "cluster takes the new ones: %s" % (name, ", ".join(subnet_ids(adopted))))
+        if not check_mode:
+            record["clusterConfiguration"] = adopted
+            self._save_record(record)
+        return adopted
 
     def plan(self, name, config, check_mode=False):
         """Check what can be checked before anything changes, and list the files that would change.

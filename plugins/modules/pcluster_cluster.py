@@ -234,6 +234,7 @@ except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
     yaml = None
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import cluster_backend as cb
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config import (
@@ -268,8 +269,17 @@ def _backend(module):
     def s3_client():
         return module.client("s3")
 
+    def subnet_exists(subnet_id):
+        if "client" not in ec2:
+            ec2["client"] = module.client("ec2")
+        try:
+            return bool(ec2["client"].describe_subnets(SubnetIds=[subnet_id])["Subnets"])
+        except is_boto3_error_code("InvalidSubnetID.NotFound"):
+            return False
+
     return LocalClusterBackend(run=module.run_command, instance_types=instance_types, s3_client_factory=s3_client,
-                               node_network=module.params["local_node_network"], warn=module.warn)
+                               node_network=module.params["local_node_network"], warn=module.warn,
+                               subnet_exists=subnet_exists)
 
 
 def _describe_change(change):
@@ -314,6 +324,11 @@ def _present(module, backend, name, config):
     current = backend.describe(name)
     creating = current is None or current["clusterStatus"] == cb.CREATE_FAILED
     before = None if creating else current.get("clusterConfiguration")
+    adopted = None
+    if before is not None and before != config:
+        adopted = backend.adopt_replaced_network(name, config, check_mode=module.check_mode)
+        if adopted is not None:
+            before = current["clusterConfiguration"] = adopted
     diff = {"before": _yaml(before), "after": _yaml(config),
             "before_header": "%s (current)" % name, "after_header": "%s (desired)" % name}
     # Instance types and buckets are checked here, before anything changes.
@@ -333,7 +348,7 @@ def _present(module, backend, name, config):
         result = backend.update(name, config, fleet_stop=plan["fleet_stop"],
                                 touched_prefixes=touched_node_prefixes(plan["changes"]))
         module.exit_json(changed=True, cluster=result, diff=diff, changed_files=pending, update_plan=plan)
-    changed = backend.repair(name, check_mode=module.check_mode)
+    changed = backend.repair(name, check_mode=module.check_mode) or adopted is not None
     module.exit_json(changed=changed, cluster=backend.describe(name), changed_files=pending if changed else [])
 
 

@@ -1,0 +1,137 @@
+"""Faults on the running recipe cluster: a killed slurmctld, an AWS API outage in the middle of
+site.yml, and site.yml interrupted between roles. Each must end with site.yml converging on a
+re-run, with no duplicated AWS resources and no job lost from accounting."""
+
+import glob
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from helpers import (
+    ROOT,
+    VENV_BIN,
+    ansible_env,
+    changed_tasks,
+    emulator_clients,
+    failed_tasks,
+    playbook,
+    processes,
+    run,
+    sacct_jobs,
+    task_results,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+CLUSTER_TASK = "Create or update cluster hpc-cluster"
+EMULATOR_PIDS = "/run/hpc-parallelcluster-local-cloud/*.pid"
+JOB_STATE = "/var/spool/hpc-parallelcluster/slurmctld/job_state"
+
+
+def _aws_resources():
+    """What the recipe's roles create, counted in the emulator."""
+    ec2, s3, cloudwatch = emulator_clients("ec2", "s3", "cloudwatch")
+    return {
+        "vpcs": len([v for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]]),
+        "subnets": len([s for s in ec2.describe_subnets()["Subnets"] if not s.get("DefaultForAz")]),
+        "nat_gateways": len([n for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] != "deleted"]),
+        "addresses": len(ec2.describe_addresses()["Addresses"]),
+        "key_pairs": len(ec2.describe_key_pairs()["KeyPairs"]),
+        "buckets": sorted(b["Name"] for b in s3.list_buckets()["Buckets"]),
+        "dashboards": len(cloudwatch.list_dashboards()["DashboardEntries"]),
+        "alarms": len(cloudwatch.describe_alarms()["MetricAlarms"]),
+    }
+
+
+def _site_until(marker, action, timeout=600):
+    """Run site.yml, call ``action`` once its output shows ``marker``; return its exit code and output."""
+    log = os.path.join(ROOT, ".site-fault.log")
+    with open(log, "w") as out:
+        proc = subprocess.Popen([os.path.join(VENV_BIN, "ansible-playbook"), os.path.join(ROOT, "playbooks", "site.yml")],
+                                cwd=ROOT, env=ansible_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            with open(log) as handle:
+                if marker in handle.read():
+                    action(proc)
+                    break
+            time.sleep(0.2)
+        rc = proc.wait(timeout=timeout)
+    with open(log) as handle:
+        text = handle.read()
+    os.unlink(log)
+    assert marker in text, text[-3000:]
+    return rc, text
+
+
+@pytest.fixture(scope="module")
+def before(cluster):
+    """The emulator's resources before any fault, and a settled site run to compare with."""
+    rc, data = playbook("site.yml")
+    assert rc == 0, failed_tasks(data)
+    resources = _aws_resources()
+    assert resources["vpcs"] == 1 and len(resources["buckets"]) == 1, resources
+    return resources
+
+
+def test_slurmctld_killed_during_a_job_is_restarted_by_site_and_the_job_completes(before):
+    # The job outlives the outage: it ends while the restarted controller is there to hear it.
+    job = run(["sbatch", "--parsable", "--job-name=fault-ctld", "--nodes=1", "--output=/dev/null",
+               "--wrap", "sleep 150"], user="ec2-user").stdout.strip()
+    wait_until(lambda: run(["squeue", "-h", "-j", job, "-o", "%T"]).stdout.strip() == "RUNNING", 120,
+               interval=0.5, what="the job to run")
+    # slurmctld writes its job state a moment after a change; a crash before that forgets the start
+    # (the job comes back PENDING while it runs, and Slurm drains the node for a duplicate job id).
+    started = time.time()
+    wait_until(lambda: os.stat(JOB_STATE).st_mtime > started, 60, interval=0.5, what="slurmctld to save the job's start")
+    for proc in processes(("slurmctld",)):
+        os.kill(int(proc.split()[0]), signal.SIGKILL)
+    assert run(["scontrol", "ping"], check=False).returncode != 0
+    rc, data = playbook("site.yml")
+    assert rc == 0, failed_tasks(data)
+    # site.yml saw the controller down and brought it back (a repair, not a rebuild).
+    assert task_results(data, CLUSTER_TASK)["localhost"]["changed"] is True
+    run(["scontrol", "ping"])
+    assert run(["squeue", "-h", "-j", job, "-o", "%T"]).stdout.strip() == "RUNNING"
+    wait_until(lambda: run(["squeue", "-h", "-j", job], check=False).stdout.strip() == "", 240,
+               what="the job to finish")
+    record = wait_until(lambda: [j for j in sacct_jobs("fault-ctld") if j["id"] == job and j["state"] != "RUNNING"],
+                        60, what="the job's final accounting record")
+    assert record[0]["state"] == "COMPLETED", record
+    assert _aws_resources() == before
+
+
+def test_aws_api_outage_in_the_middle_of_site_then_a_rerun_converges(before):
+    """The emulator dies while site.yml runs. It keeps its state in memory, so the re-run starts an
+    empty one and rebuilds the network; the cluster takes the new subnets instead of refusing them."""
+    def kill_emulator(_proc):
+        for pidfile in glob.glob(EMULATOR_PIDS):
+            with open(pidfile) as handle:
+                os.kill(int(handle.read().strip()), signal.SIGKILL)
+
+    rc, text = _site_until("TASK [hpc.parallelcluster.s3_repo", kill_emulator)
+    assert rc != 0 and "failed=1" in text, text[-3000:]
+    rc, data = playbook("site.yml")
+    assert rc == 0, failed_tasks(data)
+    cluster = task_results(data, CLUSTER_TASK)["localhost"]
+    assert cluster["changed"] is True
+    assert any("takes the new ones" in w for w in cluster.get("warnings", [])), cluster.get("warnings")
+    after = _aws_resources()
+    # Same shape, same bucket name: nothing duplicated, nothing missing.
+    assert after == before, (before, after)
+    rc, data = playbook("site.yml")
+    assert rc == 0, failed_tasks(data)
+    assert [c for c in changed_tasks(data) if "on localhost" in c] == []
+
+
+def test_site_interrupted_between_roles_then_a_rerun_converges_without_duplicates(before):
+    rc, _text = _site_until("TASK [hpc.parallelcluster.s3_repo", lambda proc: os.killpg(proc.pid, signal.SIGINT))
+    assert rc != 0
+    rc, data = playbook("site.yml")
+    assert rc == 0, failed_tasks(data)
+    assert [c for c in changed_tasks(data) if "on localhost" in c] == []
+    assert _aws_resources() == before
