@@ -192,6 +192,17 @@ class AwsClusterBackend(cb.ClusterBackend):
                 raise cb.BackendError("cannot read the configuration of %s from %s: %s" % (name, url, exc)) from None
         return current
 
+    def describe_settled(self, name):
+        """A re-run while ParallelCluster is still busy waits for it, instead of failing on a busy stack."""
+        current = self._describe_raw(name)
+        busy = (cb.CREATE_IN_PROGRESS, cb.UPDATE_IN_PROGRESS, cb.DELETE_IN_PROGRESS)
+        if current is not None and current.get("clusterStatus") in busy:
+            if not self.wait:
+                raise cb.BackendError("%s is %s; run again with wait: true or once it has finished"
+                                      % (name, current["clusterStatus"]))
+            self._wait_cluster(name, busy, "the operation in progress")
+        return self.describe(name)
+
     def list_clusters(self):
         clusters, token = [], None
         while True:

@@ -52,6 +52,10 @@ class ClusterBackend(abc.ABC):
     def list_clusters(self):
         """Short describe dicts of every cluster this backend knows."""
 
+    def describe_settled(self, name):
+        """describe, once an operation already in progress has finished where the provider can wait."""
+        return self.describe(name)
+
     def dry_run(self, name, config, creating):
         """What the provider's own dry run says about a create or update (check mode), or None.
 

@@ -294,12 +294,7 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config
     load_cluster_config,
     validate_cluster_config,
 )
-from ansible_collections.hpc.parallelcluster.plugins.module_utils.aws_cluster import AwsClusterBackend
-from ansible_collections.hpc.parallelcluster.plugins.module_utils.aws_cluster import apply_environment
-from ansible_collections.hpc.parallelcluster.plugins.module_utils.aws_cluster import aws_environment
-from ansible_collections.hpc.parallelcluster.plugins.module_utils.aws_cluster import load_pcluster_lib
-from ansible_collections.hpc.parallelcluster.plugins.module_utils.instance_types import describe_instance_types
-from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_cluster import LocalClusterBackend
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.backend_factory import cluster_backend
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons import DaemonError
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.update_plan import (
     plan_update,
@@ -310,32 +305,6 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.update_plan im
 
 def _yaml(config):
     return yaml.safe_dump(config, default_flow_style=False, sort_keys=True) if config else ""
-
-
-def _aws_backend(module):
-    params = dict(module.params, region=module.region)
-    apply_environment(aws_environment(params))
-    return AwsClusterBackend(load_pcluster_lib(), region=module.region, wait=module.params["wait"],
-                             wait_timeout=module.params["wait_timeout"],
-                             validation_failure_level=module.params["validation_failure_level"],
-                             suppress_validators=module.params["suppress_validators"])
-
-
-def _backend(module):
-    if module.params["provider"] == "aws":
-        return _aws_backend(module)
-    ec2 = {}
-
-    def instance_types(names):
-        if "client" not in ec2:
-            ec2["client"] = module.client("ec2")
-        return describe_instance_types(ec2["client"], names)
-
-    def s3_client():
-        return module.client("s3")
-
-    return LocalClusterBackend(run=module.run_command, instance_types=instance_types, s3_client_factory=s3_client,
-                               node_network=module.params["local_node_network"], warn=module.warn)
 
 
 def _describe_change(change):
@@ -385,7 +354,7 @@ def _describe_quietly(backend, name):
 
 
 def _absent(module, backend, name):
-    current = backend.describe(name)
+    current = backend.describe_settled(name)
     if current is None:
         module.exit_json(changed=False, cluster={})
     diff = {"before": _yaml(current.get("clusterConfiguration")), "after": "",
@@ -396,7 +365,7 @@ def _absent(module, backend, name):
 
 
 def _present(module, backend, name, config):
-    current = backend.describe(name)
+    current = backend.describe_settled(name)
     creating = current is None or current["clusterStatus"] == cb.CREATE_FAILED
     before = None if creating else current.get("clusterConfiguration")
     diff = {"before": _yaml(before), "after": _yaml(config),
@@ -452,7 +421,7 @@ def main():
     if not HAS_PCLUSTER:
         module.fail_json(msg=missing_required_lib("aws-parallelcluster"), exception=PCLUSTER_IMPORT_ERROR)
     name = module.params["name"]
-    backend = _backend(module)
+    backend = cluster_backend(module)
     try:
         if module.params["state"] == "absent":
             _absent(module, backend, name)

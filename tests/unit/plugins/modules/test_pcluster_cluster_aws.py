@@ -12,8 +12,10 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import aws_cluster
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import backend_factory
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import cluster_backend as cb
 from ansible_collections.hpc.parallelcluster.plugins.modules import pcluster_cluster
+from ansible_collections.hpc.parallelcluster.plugins.modules import pcluster_cluster_info
 from pcluster_fake import FakePclusterLib
 
 NAME = "hpc-cluster"
@@ -47,7 +49,7 @@ def _config(edit=None):
 def fake(monkeypatch):
     lib = FakePclusterLib(steps=2)
     monkeypatch.setattr(aws_cluster, "load_pcluster_lib", lambda: lib)
-    monkeypatch.setattr(pcluster_cluster, "load_pcluster_lib", lambda: lib)
+    monkeypatch.setattr(backend_factory, "load_pcluster_lib", lambda: lib)
     original = aws_cluster.AwsClusterBackend.__init__
 
     def init(self, api, **kwargs):
@@ -56,7 +58,7 @@ def fake(monkeypatch):
         kwargs.setdefault("sleep", lambda seconds: None)
         original(self, api, **kwargs)
     monkeypatch.setattr(aws_cluster.AwsClusterBackend, "__init__", init)
-    monkeypatch.setattr(pcluster_cluster, "apply_environment", lambda env: None)
+    monkeypatch.setattr(backend_factory, "apply_environment", lambda env: None)
     return lib
 
 
@@ -322,3 +324,61 @@ def test_aws_environment_maps_connection_options():
                                        "profile": None, "region": "eu-west-1"})
     assert env == {"AWS_ENDPOINT_URL": "http://127.0.0.1:5151", "AWS_ACCESS_KEY_ID": "a",
                    "AWS_SECRET_ACCESS_KEY": "s", "AWS_DEFAULT_REGION": "eu-west-1"}
+
+
+# ---------------------------------------------------------------- pcluster_cluster_info
+
+
+def run_info(capsys, **args):
+    args.setdefault("provider", "aws")
+    args.setdefault("region", "us-east-1")
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            pcluster_cluster_info.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_info_lists_and_describes(fake, capsys):
+    backend, dummy = _backend(fake)
+    backend.create(NAME, _config())
+    fake.will_fail("create")
+    with pytest.raises(cb.BackendError):
+        backend.create("broken", _config())
+    listed = run_info(capsys)
+    assert listed["changed"] is False
+    assert [(c["clusterName"], c["clusterStatus"]) for c in listed["clusters"]] == [
+        ("broken", "CREATE_FAILED"), (NAME, "CREATE_COMPLETE")]
+    assert {"cloudformationStackStatus", "cloudformationStackArn", "region", "version", "scheduler"} <= set(
+        listed["clusters"][0])
+    ready = run_info(capsys, cluster_status=["CREATE_COMPLETE"])
+    assert [c["clusterName"] for c in ready["clusters"]] == [NAME]
+    described = run_info(capsys, name=NAME)
+    assert described["exists"] is True
+    assert described["cluster"]["clusterConfiguration"] == CONFIG
+    assert described["cluster"]["computeFleetStatus"] == "RUNNING"
+    missing = run_info(capsys, name="nothing-here")
+    assert missing["exists"] is False and missing["cluster"] == {}
+
+
+def test_a_rerun_while_creating_waits_for_the_create(fake, capsys):
+    run(capsys, config=_config(), wait=False)
+    result = run(capsys, config=_config())
+    assert result["changed"] is False
+    assert result["cluster"]["clusterStatus"] == "CREATE_COMPLETE"
+    assert fake.operations().count("create_cluster") == 1
+
+
+def test_a_rerun_while_deleting_creates_again_after_the_delete(fake, capsys):
+    run(capsys, config=_config())
+    run(capsys, state="absent", wait=False)
+    result = run(capsys, config=_config())
+    assert result["changed"] is True
+    assert result["cluster"]["clusterStatus"] == "CREATE_COMPLETE"
+    assert fake.operations().count("create_cluster") == 2
+
+
+def test_without_wait_a_busy_cluster_is_an_error(fake, capsys):
+    fake.steps = 5
+    run(capsys, config=_config(), wait=False)
+    result = run(capsys, config=_config(), wait=False)
+    assert result["failed"] is True and "CREATE_IN_PROGRESS" in result["msg"]
