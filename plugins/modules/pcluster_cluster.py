@@ -426,9 +426,10 @@ def main():
         if module.params["state"] == "absent":
             _absent(module, backend, name)
         config = load_cluster_config(module.params["config"], module.params["config_file"])
-        # The local provider always runs slurmdbd, so accounting rules (name length, deny list) apply.
+        # The local provider always runs slurmdbd, so accounting rules (name length, deny list) apply;
+        # on aws they apply when the config sets up accounting (SlurmSettings.Database), as in pcluster.
         validate_cluster_config(config, name, provider=module.params["provider"], region=module.params["region"],
-                                accounting=module.params["provider"] == "local")
+                                accounting=True if module.params["provider"] == "local" else None)
         _present(module, backend, name, config)
     except ClusterConfigError as exc:
         module.fail_json(msg="invalid cluster configuration for %s:\n%s" % (name, exc),

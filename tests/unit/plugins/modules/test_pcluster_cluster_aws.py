@@ -382,3 +382,19 @@ def test_without_wait_a_busy_cluster_is_an_error(fake, capsys):
     run(capsys, config=_config(), wait=False)
     result = run(capsys, config=_config(), wait=False)
     assert result["failed"] is True and "CREATE_IN_PROGRESS" in result["msg"]
+
+
+def test_accounting_rules_apply_on_aws_when_the_config_sets_up_accounting(fake, capsys):
+    def accounting(c):
+        c["Scheduling"]["SlurmSettings"].update(
+            Database={"Uri": "db.example.com:3306", "UserName": "admin",
+                      "PasswordSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"},
+            CustomSlurmSettings=[{"AccountingStorageHost": "elsewhere"}])
+    result = run(capsys, config=_config(accounting))
+    assert result["failed"] is True
+    assert "Scheduling.SlurmSettings.CustomSlurmSettings[0].AccountingStorageHost" in [
+        e["field"] for e in result["errors"]]
+    # Without accounting ParallelCluster does not own the key: the same setting is accepted.
+    plain = run(capsys, config=_config(lambda c: c["Scheduling"]["SlurmSettings"].update(
+        CustomSlurmSettings=[{"AccountingStorageHost": "elsewhere"}])))
+    assert plain["changed"] is True and not plain.get("failed")
