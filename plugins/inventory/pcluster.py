@@ -15,6 +15,13 @@ description:
     status, version, region, scheduler, queue names and head node description as host variables.
   - Clusters whose status starts with C(DELETE_) and clusters whose head node is not C(running)
     are left out.
+  - With O(provider=aws) the head nodes are the running EC2 instances that ParallelCluster tagged
+    C(parallelcluster:node-type=HeadNode), in every region of O(regions), and each belongs to the
+    cluster named by its C(parallelcluster:cluster-name) tag; compute and login nodes are ignored.
+    C(ansible_host) is the head node's public or private address (O(host_address)) and
+    C(ansible_user) the default user of the cluster's OS (from the C(parallelcluster:attributes) tag).
+    Credentials come from the usual AWS chain (environment, profile, instance role) or the AWS
+    connection options; O(endpoint_url) points at another EC2 endpoint, an emulator for example.
   - With O(provider=local) the plugin reads the cluster records that the local provider of
     M(hpc.parallelcluster.pcluster_cluster) keeps, one JSON file per cluster in O(state_dir), each
     in the shape of C(pcluster describe-cluster). Head nodes are this machine, reached with
@@ -36,9 +43,9 @@ options:
     description:
       - Where the clusters are found.
       - V(local) reads the local provider's cluster records from O(state_dir).
-      - V(aws) is reserved for clusters of a real AWS account and is not implemented in this
-        version; the AWS connection options (O(regions), O(endpoint_url), O(access_key), ...)
-        exist for it and are ignored by V(local).
+      - V(aws) finds the head nodes of a real AWS account by their EC2 tags, with the AWS
+        connection options (O(regions), O(endpoint_url), O(access_key), O(profile), ...), which
+        V(local) ignores.
     type: str
     choices: ['local', 'aws']
     default: local
@@ -54,13 +61,18 @@ options:
       - name: HPC_PCLUSTER_STATE_DIR
   regions:
     description:
-      - Only clusters in these regions. Empty (the default) means every region.
+      - Only clusters in these regions.
+      - Empty (the default) means every region; with O(provider=aws) that is every region EC2's
+        DescribeRegions lists for the account, as M(amazon.aws.aws_ec2) does.
     type: list
     elements: str
     default: []
   filters:
     description:
-      - Only clusters whose record matches every entry.
+      - With O(provider=aws), EC2 DescribeInstances filters as in M(amazon.aws.aws_ec2)
+        (V(tag:Environment), V(vpc-id), V(instance-state-name), ...), added to the head node tag
+        filter. Without an C(instance-state-name) filter only running head nodes are listed.
+      - With O(provider=local), only clusters whose record matches every entry.
       - A key is a field of the C(describe-cluster) record, with dots for nested fields
         (V(clusterStatus), V(version), V(headNode.instanceType),
         V(clusterConfiguration.Scheduling.Scheduler)).
@@ -76,9 +88,29 @@ options:
     type: list
     elements: str
     default: ['head-node-name']
+  host_address:
+    description:
+      - With O(provider=aws), the head node address that becomes C(ansible_host).
+      - V(public-ip-address) falls back to the private address for a head node without a public one.
+    type: str
+    choices: ['public-ip-address', 'private-ip-address']
+    default: public-ip-address
 """
 
 EXAMPLES = r"""
+# inventories/aws/pcluster.yml: head nodes of the ParallelCluster clusters of an AWS account
+plugin: hpc.parallelcluster.pcluster
+provider: aws
+regions:
+  - us-east-1
+host_address: public-ip-address
+keyed_groups:
+  - key: pcluster_os
+    prefix: os
+  - key: pcluster_head_node.instanceType
+    prefix: type
+
+---
 # inventories/local/pcluster.yml: head nodes of the clusters of the local provider
 plugin: hpc.parallelcluster.pcluster
 provider: local
@@ -117,7 +149,16 @@ from ansible.plugins.inventory import Cacheable
 from ansible.plugins.inventory import Constructable
 from ansible.utils.display import Display
 
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.ec2_head_nodes import head_node_records
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.image_os import OS_DEFAULT_USERS
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.image_os import default_user
+
+try:
+    import boto3
+    import botocore.exceptions
+    import botocore.parsers
+except ImportError:
+    boto3 = None
 
 display = Display()
 
@@ -238,14 +279,49 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         provider = self.get_option("provider")
         if provider == "local":
             return load_local_records(self.get_option("state_dir"))
-        raise AnsibleParserError(
-            f"provider '{provider}' is not supported by this version of {self.NAME}; use provider: local"
+        return self._fetch_aws_records()
+
+    def _aws_session(self):
+        if boto3 is None:
+            raise AnsibleParserError(f"{self.NAME} with provider: aws needs boto3 and botocore")
+        return boto3.session.Session(
+            aws_access_key_id=self.get_option("access_key"),
+            aws_secret_access_key=self.get_option("secret_key"),
+            aws_session_token=self.get_option("session_token"),
+            profile_name=self.get_option("profile"),
         )
+
+    def _ec2_client(self, session, region):
+        return session.client("ec2", region_name=region, endpoint_url=self.get_option("endpoint_url"))
+
+    def _fetch_aws_records(self):
+        """Head nodes by their ParallelCluster tags, region by region."""
+        try:
+            session = self._aws_session()
+            regions = self.get_option("regions")
+            if not regions:
+                first = session.region_name or "us-east-1"
+                described = self._ec2_client(session, first).describe_regions()["Regions"]
+                regions = sorted(r["RegionName"] for r in described)
+            records = []
+            for region in regions:
+                records.extend(head_node_records(self._ec2_client(session, region), region,
+                                                 self.get_option("filters") or {}))
+            return records
+        except botocore.exceptions.NoCredentialsError:
+            raise AnsibleParserError(f"{self.NAME}: no AWS credentials found; use the usual AWS chain "
+                                     "(environment, profile, instance role) or the access_key/secret_key options")
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
+                botocore.parsers.ResponseParserError) as e:
+            raise AnsibleParserError(f"{self.NAME}: listing ParallelCluster head nodes failed: {to_native(e)}")
 
     def _wanted(self, record):
         regions = self.get_option("regions")
         if regions and record.get("region") not in regions:
             return False
+        if self.get_option("provider") == "aws":
+            # filters are EC2 filters there, already applied by DescribeInstances.
+            return is_live(record)
         return is_live(record) and matches_filters(record, self.get_option("filters") or {})
 
     def _hostname(self, record):
@@ -278,6 +354,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             # The local head node is this machine: no SSH, and the Python that runs Ansible.
             host_vars["ansible_connection"] = "local"
             host_vars["ansible_python_interpreter"] = sys.executable
+        else:
+            host_vars.update(self._aws_host_vars(record, head_node))
+        return host_vars
+
+    def _aws_host_vars(self, record, head_node):
+        """How to reach a head node in AWS: its address by host_address, its OS's default user."""
+        public, private = head_node.get("publicIpAddress"), head_node.get("privateIpAddress")
+        address = private if self.get_option("host_address") == "private-ip-address" else (public or private)
+        host_vars = {"pcluster_os": record.get("os"), "pcluster_architecture": record.get("architecture"),
+                     "pcluster_tags": record.get("tags") or {},
+                     "ansible_user": OS_DEFAULT_USERS.get(record.get("os"), "ec2-user")}
+        host_vars["pcluster_default_user"] = host_vars["ansible_user"]
+        if address:
+            host_vars["ansible_host"] = address
         return host_vars
 
     def _populate(self, records):

@@ -30,11 +30,15 @@ FAILED_STATUSES = (CREATE_FAILED, UPDATE_FAILED, DELETE_FAILED)
 
 
 class BackendError(Exception):
-    """A cluster operation failed; ``failures`` follows describe-cluster's failures list."""
+    """A cluster operation failed; ``failures`` follows describe-cluster's failures list.
 
-    def __init__(self, message, failures=None):
+    ``details`` holds more keys for the task result (stack events, validation messages).
+    """
+
+    def __init__(self, message, failures=None, details=None):
         super().__init__(message)
         self.failures = failures or [{"failureCode": "ClusterOperationFailure", "failureReason": message}]
+        self.details = details or {}
 
 
 class ClusterBackend(abc.ABC):
@@ -47,6 +51,18 @@ class ClusterBackend(abc.ABC):
     @abc.abstractmethod
     def list_clusters(self):
         """Short describe dicts of every cluster this backend knows."""
+
+    def describe_settled(self, name):
+        """describe, once an operation already in progress has finished where the provider can wait."""
+        return self.describe(name)
+
+    def dry_run(self, name, config, creating):
+        """What the provider's own dry run says about a create or update (check mode), or None.
+
+        A dict with ``validation_messages`` (and ``change_set`` for an update); a request the
+        provider refuses raises BackendError.
+        """
+        return None
 
     @abc.abstractmethod
     def create(self, name, config, rollback_on_failure=True):

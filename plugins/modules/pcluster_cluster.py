@@ -21,6 +21,13 @@ description:
     types are looked up through the EC2 API (point it at the local AWS API emulator with
     O(endpoint_url)), and FSx for Lustre C(ImportPath) content is copied from S3 into the mount
     directory at create.
+  - With O(provider=aws) the cluster is a real ParallelCluster cluster in an AWS account, created,
+    updated and deleted through C(pcluster.lib) from aws-parallelcluster (the library behind the
+    C(pcluster) command). Credentials come from the usual AWS chain or the AWS connection options;
+    O(endpoint_url) points every call at another endpoint (an AWS API emulator, for example).
+  - In check mode with O(provider=aws), ParallelCluster's own dry run validates the request
+    (C(pcluster create-cluster --dryrun true) or C(update-cluster --dryrun true)) and its
+    validation messages are returned in RV(validation_messages); nothing is created or changed.
   - The result has the shape of C(pcluster describe-cluster), with ParallelCluster's status values.
   - An update is judged by ParallelCluster's own update policies (the change set of
     C(pcluster update-cluster)). Every changed setting is returned in RV(update_plan) with its policy and check, a change
@@ -56,13 +63,18 @@ options:
     type: path
   provider:
     description:
-      - Where the cluster lives. V(local) runs it on the target host.
+      - Where the cluster lives. V(local) runs it on the target host, V(aws) in an AWS account
+        through aws-parallelcluster's C(pcluster.lib).
     type: str
-    choices: [local]
+    choices: [local, aws]
     default: local
   wait:
     description:
       - Wait until the cluster reaches a stable status (C(CREATE_COMPLETE), C(UPDATE_COMPLETE)) or is deleted.
+      - With O(provider=aws) the wait follows C(clusterStatus) and C(computeFleetStatus) with a growing
+        delay between two C(describe-cluster) calls, and a create or update that ends in
+        C(CREATE_FAILED) or C(UPDATE_FAILED) fails the task with RV(failures) and RV(stack_events).
+        An update that stops the compute fleet always waits, as the fleet can only start again after it.
       - The local provider always completes its work before returning.
     type: bool
     default: true
@@ -78,6 +90,20 @@ options:
         again retries the creation.
     type: bool
     default: true
+  validation_failure_level:
+    description:
+      - With O(provider=aws), the lowest level of ParallelCluster's validation messages that makes a
+        create or update fail (C(pcluster --validation-failure-level)).
+    type: str
+    choices: [INFO, WARNING, ERROR]
+    default: ERROR
+  suppress_validators:
+    description:
+      - With O(provider=aws), ParallelCluster validators to skip, as C(pcluster --suppress-validators)
+        takes them - V(ALL) or V(type:<ValidatorName>) (for example V(type:KeyPairValidator)).
+    type: list
+    elements: str
+    default: []
   allow_fleet_stop:
     description:
       - When an update changes settings whose ParallelCluster update policy needs the compute fleet
@@ -219,6 +245,31 @@ update_plan:
       description: The C(QueueUpdateStrategy) of the new configuration.
       type: str
       sample: TERMINATE
+validation_messages:
+  description:
+    - With O(provider=aws), ParallelCluster's validation messages (C(level), C(type), C(message)) from
+      the dry run in check mode, from the create or update, or from the request it refused.
+  returned: with provider aws, on create, update and check mode
+  type: list
+  elements: dict
+  sample: [{"level": "WARNING", "type": "KeyPairValidator", "message": "..."}]
+change_set:
+  description: With O(provider=aws) in check mode, ParallelCluster's change set of an update (parameter, currentValue, requestedValue).
+  returned: with provider aws, when an update is checked
+  type: list
+  elements: dict
+failures:
+  description: Why a create or update failed (failureCode, failureReason).
+  returned: on failure
+  type: list
+  elements: dict
+stack_events:
+  description:
+    - With O(provider=aws), the newest CloudFormation events of the cluster's stack (as
+      C(pcluster get-cluster-stack-events) returns them) when a create, update or delete failed.
+  returned: on failure with provider aws
+  type: list
+  elements: dict
 changed_files:
   description: With O(provider=local), the head node files that were (or in check mode would be) written.
   returned: when state is present
@@ -234,7 +285,6 @@ except ImportError:  # pragma: no cover - PyYAML comes with ansible-core
     yaml = None
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import cluster_backend as cb
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config import (
@@ -244,8 +294,7 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config
     load_cluster_config,
     validate_cluster_config,
 )
-from ansible_collections.hpc.parallelcluster.plugins.module_utils.instance_types import describe_instance_types
-from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_cluster import LocalClusterBackend
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.backend_factory import cluster_backend
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons import DaemonError
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.update_plan import (
     plan_update,
@@ -256,30 +305,6 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.update_plan im
 
 def _yaml(config):
     return yaml.safe_dump(config, default_flow_style=False, sort_keys=True) if config else ""
-
-
-def _backend(module):
-    ec2 = {}
-
-    def instance_types(names):
-        if "client" not in ec2:
-            ec2["client"] = module.client("ec2")
-        return describe_instance_types(ec2["client"], names)
-
-    def s3_client():
-        return module.client("s3")
-
-    def subnet_exists(subnet_id):
-        if "client" not in ec2:
-            ec2["client"] = module.client("ec2")
-        try:
-            return bool(ec2["client"].describe_subnets(SubnetIds=[subnet_id])["Subnets"])
-        except is_boto3_error_code("InvalidSubnetID.NotFound"):
-            return False
-
-    return LocalClusterBackend(run=module.run_command, instance_types=instance_types, s3_client_factory=s3_client,
-                               node_network=module.params["local_node_network"], warn=module.warn,
-                               subnet_exists=subnet_exists)
 
 
 def _describe_change(change):
@@ -309,8 +334,27 @@ def _update_plan(module, name, current, config):
     return result
 
 
+def _provider_results(backend, dry_run=None):
+    """What the provider adds to the result: ParallelCluster's validation messages and change set."""
+    extra = {}
+    if dry_run is not None:
+        extra["validation_messages"] = dry_run.get("validation_messages") or []
+        if dry_run.get("change_set"):
+            extra["change_set"] = dry_run["change_set"]
+    elif getattr(backend, "validation_messages", None) is not None:
+        extra["validation_messages"] = backend.validation_messages
+    return extra
+
+
+def _describe_quietly(backend, name):
+    try:
+        return backend.describe(name) or {}
+    except cb.BackendError:
+        return {}
+
+
 def _absent(module, backend, name):
-    current = backend.describe(name)
+    current = backend.describe_settled(name)
     if current is None:
         module.exit_json(changed=False, cluster={})
     diff = {"before": _yaml(current.get("clusterConfiguration")), "after": "",
@@ -321,7 +365,7 @@ def _absent(module, backend, name):
 
 
 def _present(module, backend, name, config):
-    current = backend.describe(name)
+    current = backend.describe_settled(name)
     creating = current is None or current["clusterStatus"] == cb.CREATE_FAILED
     before = None if creating else current.get("clusterConfiguration")
     adopted = None
@@ -336,18 +380,22 @@ def _present(module, backend, name, config):
     if creating:
         if module.check_mode:
             module.exit_json(changed=True, diff=diff, changed_files=pending,
-                             cluster={"clusterName": name, "clusterStatus": cb.CREATE_IN_PROGRESS})
+                             cluster={"clusterName": name, "clusterStatus": cb.CREATE_IN_PROGRESS},
+                             **_provider_results(backend, backend.dry_run(name, config, creating=True)))
         result = backend.create(name, config, rollback_on_failure=module.params["rollback_on_failure"])
-        module.exit_json(changed=True, cluster=result, diff=diff, changed_files=pending)
+        module.exit_json(changed=True, cluster=result, diff=diff, changed_files=pending,
+                         **_provider_results(backend))
     if before != config:
         plan = _update_plan(module, name, current, config)
         if module.check_mode:
             planned = copy.deepcopy(current)
             planned["clusterStatus"] = cb.UPDATE_IN_PROGRESS
-            module.exit_json(changed=True, diff=diff, changed_files=pending, cluster=planned, update_plan=plan)
+            module.exit_json(changed=True, diff=diff, changed_files=pending, cluster=planned, update_plan=plan,
+                             **_provider_results(backend, backend.dry_run(name, config, creating=False)))
         result = backend.update(name, config, fleet_stop=plan["fleet_stop"],
                                 touched_prefixes=touched_node_prefixes(plan["changes"]))
-        module.exit_json(changed=True, cluster=result, diff=diff, changed_files=pending, update_plan=plan)
+        module.exit_json(changed=True, cluster=result, diff=diff, changed_files=pending, update_plan=plan,
+                         **_provider_results(backend))
     changed = backend.repair(name, check_mode=module.check_mode) or adopted is not None
     module.exit_json(changed=changed, cluster=backend.describe(name), changed_files=pending if changed else [])
 
@@ -358,10 +406,12 @@ def main():
         state=dict(type="str", default="present", choices=["present", "absent"]),
         config=dict(type="dict"),
         config_file=dict(type="path"),
-        provider=dict(type="str", default="local", choices=["local"]),
+        provider=dict(type="str", default="local", choices=["local", "aws"]),
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="int", default=1800),
         rollback_on_failure=dict(type="bool", default=True),
+        validation_failure_level=dict(type="str", default="ERROR", choices=["INFO", "WARNING", "ERROR"]),
+        suppress_validators=dict(type="list", elements="str", default=[]),
         allow_fleet_stop=dict(type="bool", default=False),
         local_node_network=dict(type="str", default="10.253.0.0/22"),
     )
@@ -376,20 +426,21 @@ def main():
     if not HAS_PCLUSTER:
         module.fail_json(msg=missing_required_lib("aws-parallelcluster"), exception=PCLUSTER_IMPORT_ERROR)
     name = module.params["name"]
-    backend = _backend(module)
+    backend = cluster_backend(module)
     try:
         if module.params["state"] == "absent":
             _absent(module, backend, name)
         config = load_cluster_config(module.params["config"], module.params["config_file"])
-        # The local provider always runs slurmdbd, so accounting rules (name length, deny list) apply.
+        # The local provider always runs slurmdbd, so accounting rules (name length, deny list) apply;
+        # on aws they apply when the config sets up accounting (SlurmSettings.Database), as in pcluster.
         validate_cluster_config(config, name, provider=module.params["provider"], region=module.params["region"],
-                                accounting=module.params["provider"] == "local")
+                                accounting=True if module.params["provider"] == "local" else None)
         _present(module, backend, name, config)
     except ClusterConfigError as exc:
         module.fail_json(msg="invalid cluster configuration for %s:\n%s" % (name, exc),
                          errors=[{"field": f, "message": m} for f, m in exc.errors])
     except cb.BackendError as exc:
-        module.fail_json(msg=str(exc), failures=exc.failures, cluster=backend.describe(name) or {})
+        module.fail_json(msg=str(exc), failures=exc.failures, cluster=_describe_quietly(backend, name), **exc.details)
     except DaemonError as exc:
         module.fail_json(msg=str(exc), cluster=backend.describe(name) or {})
 

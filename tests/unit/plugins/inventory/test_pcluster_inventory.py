@@ -6,12 +6,11 @@ import os
 import sys
 
 import pytest
-import yaml
 
 from ansible.errors import AnsibleError
-from ansible.inventory.data import InventoryData
-from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
+
+from inventory_runner import hosts_of, run_plugin
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 COLLECTIONS = os.path.join(ROOT, ".collections")
@@ -76,21 +75,7 @@ def parse(tmp_path, state_dir, refresh=True, **options):
     """Run the real plugin on a config file in tmp_path and return the InventoryData."""
     config = {"plugin": "hpc.parallelcluster.pcluster", "provider": "local", "state_dir": str(state_dir)}
     config.update(options)
-    config_file = tmp_path / "test.pcluster.yml"
-    config_file.write_text(yaml.safe_dump(config))
-    inventory = InventoryData()
-    plugin = inventory_loader.get("hpc.parallelcluster.pcluster")
-    assert plugin.verify_file(str(config_file))
-    # cache=False is what --flush-cache passes: ignore the cached data and write fresh data.
-    plugin.parse(inventory, DataLoader(), str(config_file), cache=not refresh)
-    # As the inventory manager does after parse: persist what the plugin put in its cache.
-    if plugin.get_option("cache"):
-        plugin.update_cache_if_changed()
-    return inventory
-
-
-def hosts_of(inventory, group):
-    return sorted(host.name for host in inventory.groups[group].get_hosts()) if group in inventory.groups else []
+    return run_plugin(tmp_path / "test.pcluster.yml", config, refresh)
 
 
 def test_missing_state_dir_gives_empty_inventory(tmp_path):
@@ -248,11 +233,6 @@ def test_verify_file(tmp_path):
         path.write_text("plugin: hpc.parallelcluster.pcluster\n")
         assert plugin.verify_file(str(path)) is expected, name
     assert not plugin.verify_file(str(tmp_path / "missing.pcluster.yml"))
-
-
-def test_aws_provider_is_not_implemented(tmp_path, state_dir):
-    with pytest.raises(AnsibleError, match="provider 'aws' is not supported"):
-        parse(tmp_path, state_dir, provider="aws")
 
 
 def test_cache(tmp_path, state_dir):
