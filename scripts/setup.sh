@@ -14,6 +14,8 @@ need_apt=()
 command -v sudo >/dev/null || need_apt+=(sudo)
 # ansible-test sanity's shellcheck test is skipped (with only a warning) without it.
 command -v shellcheck >/dev/null || need_apt+=(shellcheck)
+# pcluster.lib's create and update (dry runs included) need Node.js for the AWS CDK.
+command -v node >/dev/null || need_apt+=(nodejs)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt-get"
   export DEBIAN_FRONTEND=noninteractive
