@@ -19,6 +19,8 @@ if [[ $layer == all || $layer == sanity ]]; then
   tests/sanity.sh || failed+=(sanity)
   section "ansible-lint"
   tests/lint.sh || failed+=(lint)
+  section "collection tarball (offline install, ansible-doc, syntax check, execution environment)"
+  tests/tarball.sh || failed+=(tarball)
 fi
 
 if [[ $layer == all || $layer == unit ]]; then
