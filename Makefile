@@ -5,7 +5,7 @@ ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook
 ARGS ?=
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: setup site teardown test test-sanity test-unit test-integration bench clean
+.PHONY: setup site teardown test test-sanity test-unit test-molecule test-integration bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -24,6 +24,10 @@ test-sanity: setup
 
 test-unit: setup
 	$(VENV)/bin/python -m pytest tests/unit -q
+
+# The emulator roles' molecule scenarios (tests/molecule.sh; `tests/molecule.sh cluster` needs make site).
+test-molecule: setup
+	@bash tests/molecule.sh emulator
 
 test-integration: setup
 	@bash tests/run.sh integration

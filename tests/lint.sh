@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# ansible-lint (production profile, offline; settings in .ansible-lint) over the whole collection.
+# ansible-lint (production profile, offline; settings in .ansible-lint) over the whole collection,
+# after checking that the role READMEs' variable tables match their argument specs (scripts/role_docs.py).
 # Extra arguments go to ansible-lint, e.g. `tests/lint.sh roles/vpc`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,4 +12,6 @@ export ANSIBLE_CONFIG=$root/ansible.cfg
 export ANSIBLE_COLLECTIONS_PATH=$root/.collections
 [[ -e $root/.collections/ansible_collections/hpc/parallelcluster ]] \
   || { echo "lint: .collections/ansible_collections/hpc/parallelcluster missing, run scripts/setup.sh first" >&2; exit 2; }
+# The role READMEs' variable tables are generated from meta/argument_specs.yml: they must be current.
+python "$root/scripts/role_docs.py" --check
 exec ansible-lint --nocolor "$@"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Every test: static checks (ansible-test sanity, ansible-lint), unit tests, the roles' integration
-# targets, then the end-to-end cluster lifecycle.
-# `tests/run.sh sanity`, `tests/run.sh unit` or `tests/run.sh integration` runs one layer.
+# Every test: static checks (ansible-test sanity, ansible-lint), unit tests (ansible-test units), the
+# emulator roles' molecule scenarios, the roles' integration targets, then the end-to-end cluster
+# lifecycle.
+# `tests/run.sh sanity`, `tests/run.sh unit`, `tests/run.sh molecule` or `tests/run.sh integration`
+# runs one layer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ANSIBLE_CONFIG=$PWD/ansible.cfg
@@ -17,11 +19,18 @@ if [[ $layer == all || $layer == sanity ]]; then
   tests/sanity.sh || failed+=(sanity)
   section "ansible-lint"
   tests/lint.sh || failed+=(lint)
+  section "collection tarball (offline install, ansible-doc, syntax check, execution environment)"
+  tests/tarball.sh || failed+=(tarball)
 fi
 
 if [[ $layer == all || $layer == unit ]]; then
-  section "unit tests"
-  python -m pytest tests/unit -q -p no:cacheprovider || failed+=(unit)
+  section "unit tests (ansible-test units)"
+  tests/units.sh || failed+=(unit)
+fi
+
+if [[ $layer == all || $layer == molecule ]]; then
+  section "molecule scenarios of the emulator roles"
+  tests/molecule.sh emulator || failed+=(molecule)
 fi
 
 if [[ $layer == all || $layer == integration ]]; then

@@ -46,6 +46,8 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
   - ansible.builtin.action_common_attributes
+  - hpc.parallelcluster.attributes
+  - hpc.parallelcluster.attributes.aws_group
 attributes:
   check_mode:
     support: full
@@ -53,8 +55,6 @@ attributes:
   diff_mode:
     support: full
     details: The body before and after, as indented JSON with sorted keys.
-  platform:
-    platforms: posix
 notes:
   - Dashboards are global to the account; O(region) only selects the API endpoint.
   - The module is in the C(hpc.parallelcluster.aws) action group, so C(module_defaults) for

@@ -59,6 +59,8 @@ extends_documentation_fragment:
   - amazon.aws.region.modules
   - amazon.aws.boto3
   - ansible.builtin.action_common_attributes
+  - hpc.parallelcluster.attributes
+  - hpc.parallelcluster.attributes.aws_group
 attributes:
   check_mode:
     support: full
@@ -66,8 +68,6 @@ attributes:
   diff_mode:
     support: full
     details: The files that would move, one C(path -> s3 key) line each.
-  platform:
-    platforms: posix
 notes:
   - The module is in the C(hpc.parallelcluster.aws) action group, so C(module_defaults) for
     C(group/hpc.parallelcluster.aws) set its connection options.

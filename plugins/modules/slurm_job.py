@@ -27,14 +27,15 @@ author:
   - hpc.parallelcluster maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - hpc.parallelcluster.attributes
+  - hpc.parallelcluster.attributes.slurm_group
+  - hpc.parallelcluster.slurm
 attributes:
   check_mode:
     support: full
     details: Reports the sbatch command that would run, or the jobs that would be cancelled.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 options:
   state:
     description:
@@ -152,11 +153,6 @@ options:
     description: Number of lines of the job's standard output returned in RV(stdout_tail).
     type: int
     default: 20
-  slurm_conf:
-    description:
-      - Slurm configuration file used by the commands (C(SLURM_CONF)). Defaults to the
-        C(SLURM_CONF) environment variable, then C(/opt/slurm/etc/slurm.conf).
-    type: path
 notes:
   - Slurm accepts a job that asks for more nodes or tasks than its partition has and leaves it
     pending for ever (reason C(PartitionConfig)). The module cancels such a job at once and fails

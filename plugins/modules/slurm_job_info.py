@@ -20,6 +20,9 @@ author:
   - hpc.parallelcluster maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - hpc.parallelcluster.attributes
+  - hpc.parallelcluster.attributes.slurm_group
+  - hpc.parallelcluster.slurm
 attributes:
   check_mode:
     support: full
@@ -27,8 +30,6 @@ attributes:
   diff_mode:
     support: N/A
     details: Reports no changes.
-  platform:
-    platforms: posix
 options:
   job_id:
     description: A job id (for an array, the array's job id).
@@ -54,11 +55,6 @@ options:
     description: Lines of each job's standard output to return in C(stdout_tail); 0 for none.
     type: int
     default: 0
-  slurm_conf:
-    description:
-      - Slurm configuration file used by the commands (C(SLURM_CONF)). Defaults to the
-        C(SLURM_CONF) environment variable, then C(/opt/slurm/etc/slurm.conf).
-    type: path
 notes:
   - Output paths are known while the controller remembers the job (C(MinJobAge), 300 s by default).
   - The accounting database stores double quotes in job names as backticks; a name given with

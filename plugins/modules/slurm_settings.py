@@ -73,6 +73,8 @@ options:
     default: 60
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - hpc.parallelcluster.attributes
+  - hpc.parallelcluster.attributes.slurm_group
 attributes:
   check_mode:
     support: full
@@ -80,8 +82,6 @@ attributes:
   diff_mode:
     support: full
     details: The include file before and after.
-  platform:
-    platforms: posix
 notes:
   - slurm.conf(5) lists which parameters need a restart; slurm_settings follows it for Slurm 22.05.
 seealso:
