@@ -32,7 +32,7 @@ def test_an_old_subnet_that_still_exists_means_a_real_change_that_stays_refused(
 
 def test_unchanged_ids_ask_nothing():
     asked = []
-    assert adopt_new_subnets(OLD, OLD, lambda subnet: asked.append(subnet)) is None
+    assert adopt_new_subnets(OLD, OLD, asked.append) is None
     assert asked == []
 
 
