@@ -30,6 +30,7 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_fleet import Fleet, FleetError
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.network_adoption import adopt_new_subnets, subnet_ids
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_conf_include import parse_include
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_conf import (
     PROLOG_NAME,
     accounting_settings,
@@ -187,10 +188,11 @@ class LocalClusterBackend(cb.ClusterBackend):
         for rel, content in pcluster_files.items():
             files[os.path.join(self.paths.slurm_etc, rel)] = (content, 0o644, None)
         # The slurm_tuning role's include file survives updates: keep including it while it exists.
-        tuning = [self.paths.tuning_include] if os.path.exists(self.paths.tuning_include) else []
-        files[self.paths.slurm_conf] = (render_slurm_conf(name, self.paths, extra_includes=tuning), 0o644, None)
-        files[self.paths.slurmdbd_conf] = (render_slurmdbd_conf(self.hostname, self.paths, self.db_port, self._db_password()),
-                                           0o600, "slurm")
+        # So does the slurm_rest role's (JWT authentication), whose settings slurmdbd.conf repeats.
+        includes = [path for path in (self.paths.tuning_include, self.paths.rest_include) if os.path.exists(path)]
+        files[self.paths.slurm_conf] = (render_slurm_conf(name, self.paths, extra_includes=includes), 0o644, None)
+        files[self.paths.slurmdbd_conf] = (render_slurmdbd_conf(self.hostname, self.paths, self.db_port, self._db_password(),
+                                                                self._rest_settings()), 0o600, "slurm")
         files[self.paths.mariadb_cnf] = (self.daemons.mariadb_cnf_text(self.db_port), 0o644, None)
         files[self.paths.power_plan] = (json.dumps(plan, indent=2, sort_keys=True) + "\n", 0o644, None)
         files[self.paths.power_program] = (inspect.getsource(local_power).replace(
@@ -206,6 +208,14 @@ class LocalClusterBackend(cb.ClusterBackend):
         files[self.paths.bin(PROLOG_NAME)] = (render_wait_for_nodes_prolog(self.paths.slurm_conf), 0o755, None)
         files[self.paths.profile] = ("export SLURM_CONF=%s\n" % self.paths.slurm_conf, 0o644, None)
         return files
+
+    def _rest_settings(self):
+        """The slurm_rest role's include file as {key: value} ({} when the role was not applied)."""
+        try:
+            with open(self.paths.rest_include) as handle:
+                return parse_include(handle.read())
+        except OSError:
+            return {}
 
     def _db_password(self):
         """Reuse the password already in slurmdbd.conf, so re-renders are stable."""

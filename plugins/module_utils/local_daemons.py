@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The head node's daemons on the local provider: munge, MariaDB, slurmdbd and slurmctld.
+"""The head node's daemons on the local provider: munge, MariaDB, slurmdbd and slurmctld (and the
+slurm_rest role's slurmrestd, which a delete stops first).
 
 No init system is assumed (the machine may have none): each daemon is started directly, keeps a
 PID file under our run directory, and is stopped by that PID file. Start order is munge,
@@ -221,9 +222,11 @@ class Daemons:
         self._check(["scontrol", "reconfigure"], "scontrol reconfigure")
 
     def stop_slurm(self):
-        """Stop the controller and accounting daemons, newest first. Returns what was running."""
+        """Stop the REST, controller and accounting daemons, newest first. Returns what was running.
+
+        slurmrestd is started by the slurm_rest role (with a PID file in our run directory)."""
         stopped = []
-        for name in ("slurmctld", "slurmdbd"):
+        for name in ("slurmrestd", "slurmctld", "slurmdbd"):
             if stop_pidfile(self.paths.pid(name)):
                 stopped.append(name)
         return stopped

@@ -40,6 +40,11 @@ class LocalPaths:
         return os.path.join(self.slurm_etc, "slurm_tuning.conf")
 
     @property
+    def rest_include(self):
+        """The slurm_rest role's include file (JWT settings), included after the tuning file when it exists."""
+        return os.path.join(self.slurm_etc, "slurm_rest.conf")
+
+    @property
     def slurmdbd_conf(self):
         return os.path.join(self.slurm_etc, "slurmdbd.conf")
 

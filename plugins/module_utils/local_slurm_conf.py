@@ -106,9 +106,18 @@ def render_slurm_conf(cluster_name, paths, slurm_etc_include="slurm_parallelclus
     return "\n".join(lines)
 
 
-def render_slurmdbd_conf(hostname, paths, db_port, db_password):
-    """slurmdbd.conf carries the database password: write it 0600, owned by slurm."""
+# Settings slurmdbd.conf shares with slurm.conf (the slurm_rest role's JWT authentication).
+SLURMDBD_SHARED_KEYS = ("AuthAltTypes", "AuthAltParameters")
+
+
+def render_slurmdbd_conf(hostname, paths, db_port, db_password, extra_settings=None):
+    """slurmdbd.conf carries the database password: write it 0600, owned by slurm.
+
+    ``extra_settings`` ({key: value}, only SLURMDBD_SHARED_KEYS are used) come last, one line each,
+    in SLURMDBD_SHARED_KEYS order: the lines the slurm_rest role adds to an existing file.
+    """
     p = paths
+    extra = ["%s=%s" % (key, extra_settings[key]) for key in SLURMDBD_SHARED_KEYS if key in (extra_settings or {})]
     return "\n".join([
         "# Managed by hpc.parallelcluster (local provider).",
         "AuthType=auth/munge",
@@ -124,8 +133,7 @@ def render_slurmdbd_conf(hostname, paths, db_port, db_password):
         "StorageUser=slurm",
         "StoragePass=%s" % db_password,
         "StorageLoc=slurm_acct_db",
-        "",
-    ])
+    ] + extra + [""])
 
 
 def accounting_settings(hostname):

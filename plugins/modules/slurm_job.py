@@ -153,6 +153,46 @@ options:
     description: Number of lines of the job's standard output returned in RV(stdout_tail).
     type: int
     default: 20
+  backend:
+    description:
+      - V(cli) runs the Slurm commands on the managed host (the head node, or any host with the
+        Slurm client and the cluster's munge key).
+      - V(rest) talks to the cluster's slurmrestd (role P(hpc.parallelcluster.slurm_rest#role)) over
+        HTTP from wherever the task runs, the control node included; no SSH to the head node and no
+        Slurm client are needed. The API version is negotiated with the server (v0.0.36 to v0.0.39).
+        Results have the same fields and meaning as with V(cli).
+      - "With V(rest): O(script_path) is read on the host that runs the task; the job gets O(env)
+        plus C(PATH=/usr/local/bin:/usr/bin:/bin), not the environment of the submitting process;
+        O(chdir) defaults to the home directory of O(rest_user) on the host that runs the task,
+        or C(/tmp); RV(stdout_tail) is only filled when the output file is readable there (a
+        shared file system); O(extra_args) may only hold options with a REST equivalent (for
+        example C(--constraint), C(--account), C(--qos), C(--mail-type))."
+    type: str
+    choices: [cli, rest]
+    default: cli
+  rest_url:
+    description:
+      - Base URL of slurmrestd, for example V(http://10.0.0.10:6820). Required with O(backend=rest).
+    type: str
+  rest_token:
+    description:
+      - A Slurm JWT for O(rest_user), as minted by M(hpc.parallelcluster.slurm_token) or
+        C(scontrol token). A secret - never logged or returned. Required with O(backend=rest).
+      - An expired token fails before any request is sent.
+    type: str
+  rest_user:
+    description:
+      - The Slurm user the requests act as (jobs are submitted as this user). Defaults to the user
+        name inside O(rest_token).
+    type: str
+  rest_timeout:
+    description: Seconds to wait for each HTTP answer of slurmrestd.
+    type: int
+    default: 30
+  validate_certs:
+    description: Whether to check the TLS certificate of an C(https) O(rest_url).
+    type: bool
+    default: true
 notes:
   - Slurm accepts a job that asks for more nodes or tasks than its partition has and leaves it
     pending for ever (reason C(PartitionConfig)). The module cancels such a job at once and fails
@@ -285,7 +325,9 @@ reason:
   returned: when a job is known
   type: str
 cmd:
-  description: The sbatch command line (as a list of arguments) that was, or would be, run.
+  description:
+    - The sbatch command line (as a list of arguments) that was, or would be, run.
+    - With O(backend=rest), the sbatch command equivalent to the REST submission.
   returned: when a job is submitted or would be submitted
   type: list
   elements: str
@@ -310,6 +352,7 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_jobs imp
     REUSABLE_STATES,
     JobFinder,
 )
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_rest import RestError, SlurmREST
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.waiter import WaitTimeout, wait_for
 
 # Pending reasons that mean the job can never start as submitted.
@@ -344,6 +387,12 @@ ARGUMENT_SPEC = dict(
     max_poll_interval=dict(type="float", default=10.0),
     tail_lines=dict(type="int", default=20),
     slurm_conf=dict(type="path"),
+    backend=dict(type="str", default="cli", choices=["cli", "rest"]),
+    rest_url=dict(type="str"),
+    rest_token=dict(type="str", no_log=True),
+    rest_user=dict(type="str"),
+    rest_timeout=dict(type="int", default=30),
+    validate_certs=dict(type="bool", default=True),
 )
 
 
@@ -353,10 +402,21 @@ class SlurmJob:
     def __init__(self, module, cli=None):
         self.module = module
         self.p = module.params
+        if cli is None and self.p["backend"] == "rest":
+            cli = SlurmREST(self.p["rest_url"], self.p["rest_token"], user=self.p["rest_user"],
+                            timeout=self.p["rest_timeout"], validate_certs=self.p["validate_certs"])
         self.cli = cli or SlurmCLI(module.run_command, slurm_conf=self.p["slurm_conf"])
         self.finder = JobFinder(self.cli)
-        account = pwd.getpwuid(os.geteuid())
-        self.user, self.home = account.pw_name, account.pw_dir
+        if self.p["backend"] == "rest":
+            # Jobs run as the token's user; its home (for the default chdir) only when known here.
+            self.user = self.cli.user
+            try:
+                self.home = pwd.getpwnam(self.user).pw_dir
+            except KeyError:
+                self.home = "/tmp"
+        else:
+            account = pwd.getpwuid(os.geteuid())
+            self.user, self.home = account.pw_name, account.pw_dir
 
     def report(self, job_id):
         return self.finder.report(job_id, self.p["tail_lines"], self.p["output"], self.p["error"])
@@ -401,6 +461,8 @@ class SlurmJob:
             job_id = self.cli.submit(options, script=p["script"], script_path=p["script_path"], wrap=p["wrap"],
                                      env=env, cwd=cwd)
         except SlurmError as exc:
+            if getattr(exc, "kind", "slurm") != "slurm":
+                raise  # a REST transport or authentication failure, not Slurm refusing the job
             self.refused(exc.slurm_message, exc)
         self.check_runnable(job_id, self.finder.tasks(job_id), options, env, cwd)
         return self.finish(job_id, changed=True, cmd=cmd, options=options, env=env, cwd=cwd)
@@ -479,6 +541,8 @@ class SlurmJob:
         try:
             self.cli.cancel(job_ids=ids)
         except SlurmError as exc:
+            if getattr(exc, "kind", "slurm") != "slurm":
+                raise
             self.module.fail_json(msg="scancel failed: %s" % exc.slurm_message, job_ids=ids, stderr=exc.stderr)
         for job_id in ids:
             self.wait_until_ended(job_id)
@@ -491,18 +555,21 @@ def main():
     module = AnsibleModule(
         argument_spec=ARGUMENT_SPEC,
         mutually_exclusive=[("script", "script_path", "wrap")],
-        required_if=[("state", "cancelled", ("job_id", "name"), True)],
+        required_if=[("state", "cancelled", ("job_id", "name"), True), ("backend", "rest", ("rest_url",))],
         supports_check_mode=True,
     )
     p = module.params
     if p["state"] != "cancelled" and not p["job_id"] and not any(p[k] is not None for k in ("script", "script_path", "wrap")):
         module.fail_json(msg="one of script, script_path or wrap is required to submit a job")
-    job = SlurmJob(module)
     try:
+        job = SlurmJob(module)
         if p["state"] == "cancelled":
             job.run_cancel()
         else:
             job.run_submit()
+    except RestError as exc:
+        module.fail_json(msg=str(exc), error_kind=exc.kind, status=exc.status, url=exc.url,
+                         slurm_errors=exc.errors)
     except SlurmError as exc:
         module.fail_json(msg=str(exc), stderr=exc.stderr, rc=exc.rc, cmd=exc.cmd)
 

@@ -72,3 +72,14 @@ def test_slurm_conf_names_the_prolog_that_the_backend_installs(tmp_path):
     paths = LocalPaths()
     text = render_slurm_conf("c", paths)
     assert "PrologSlurmctld=%s" % paths.bin(PROLOG_NAME) in text.splitlines()
+
+
+def test_slurmdbd_conf_repeats_the_rest_roles_jwt_settings_last():
+    from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
+    from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_conf import render_slurmdbd_conf
+
+    plain = render_slurmdbd_conf("head", LocalPaths(), 3306, "pw")
+    with_jwt = render_slurmdbd_conf("head", LocalPaths(), 3306, "pw", {
+        "AuthAltParameters": "jwt_key=/opt/slurm/etc/jwt_hs256.key", "AuthAltTypes": "auth/jwt", "Other": "x"})
+    assert with_jwt == plain + "AuthAltTypes=auth/jwt\nAuthAltParameters=jwt_key=/opt/slurm/etc/jwt_hs256.key\n"
+    assert "AuthAlt" not in plain

@@ -1,0 +1,217 @@
+"""slurm_job with backend rest against a fake slurmrestd that answers as Slurm 22.05's v0.0.38
+(and a 23.02-style v0.0.39): the same result fields as the cli backend, idempotency, waiting,
+failures, cancels, and a clear message for every way the endpoint can refuse."""
+
+import json
+import threading
+import time
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from slurmrestd_fake import GOOD_TOKEN, FakeSlurmrestd
+
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import slurm_rest
+from ansible_collections.hpc.parallelcluster.plugins.modules import slurm_job
+
+EXPIRED = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjE3MDAwMDA2MDAsImlhdCI6MTcwMDAwMDAwMCwic3VuIjoiZWMyLXVzZXIifQ"
+           ".c2lnbmF0dXJl")
+FORGED = GOOD_TOKEN[:-4] + "AAAA"
+RESULT_FIELDS = {"job_id", "name", "user", "partition", "state", "reason", "exit_code", "exit_signal", "nodes",
+                 "elapsed", "work_dir", "idempotency_key", "stdout_path", "stderr_path", "stdout_tail"}
+
+
+def run_module(args, capsys, monkeypatch, check_mode=False):
+    def no_commands(self, cmd, **kw):
+        raise AssertionError("backend rest ran a command: %r" % (cmd,))
+
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", no_commands)
+    args = dict(args, _ansible_check_mode=check_mode)
+    args.setdefault("poll_interval", 0.01)
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            slurm_job.main()
+    out = capsys.readouterr().out
+    return json.loads(out), out
+
+
+@pytest.fixture
+def server():
+    with FakeSlurmrestd() as fake:
+        yield fake
+
+
+@pytest.fixture
+def run(capsys, monkeypatch):
+    return lambda args, **kw: run_module(args, capsys, monkeypatch, **kw)
+
+
+def rest(server, **args):
+    base = {"backend": "rest", "wait_timeout": 10, "rest_url": server.url, "rest_token": GOOD_TOKEN, "chdir": "/shared/jobs"}
+    base.update(args)
+    return base
+
+
+def finish_later(server, job_id, state, status):
+    """End the job a little after it was submitted, while the module waits for it."""
+    def finish():
+        for _i in range(500):
+            if job_id in server.jobs:
+                time.sleep(0.05)
+                return server.finish(job_id, state, status)
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=finish, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_submitted_maps_options_to_the_v0038_job_description(run, server):
+    out, _raw = run(rest(server, wrap="echo $ALPHA", name="a b\"c", nodes="1-2", ntasks=2, time="1:30", mem="1G",
+                         output="/shared/jobs/o-%j.out", exclusive=True, env={"ALPHA": "0.5"},
+                         idempotency_key="k 1", extra_args=["--constraint=dynamic"]))
+    assert out["changed"] is True and out["job_id"] == "100" and out["state"] == "PENDING"
+    _m, path, headers, body = [r for r in server.requests if r[1].endswith("/job/submit")][0]
+    assert path == "/slurm/v0.0.38/job/submit"
+    assert headers["X-SLURM-USER-NAME"] == "ec2-user"
+    job = body["job"]
+    assert body["script"] == "#!/bin/sh\n# This script was created by sbatch --wrap.\n\necho $ALPHA\n"
+    assert job["environment"] == {"PATH": "/usr/local/bin:/usr/bin:/bin", "ALPHA": "0.5"}
+    assert job["name"] == 'a b"c' and job["nodes"] == [1, 2] and job["tasks"] == 2
+    assert job["time_limit"] == 2 and job["memory_per_node"] == 1024 and job["exclusive"] == "true"
+    assert job["comment"] == "hpc.parallelcluster:idempotency_key=k%201" and job["constraints"] == "dynamic"
+    assert job["current_working_directory"] == "/shared/jobs"
+    assert out["stdout_path"] == "/shared/jobs/o-100.out" and out["idempotency_key"] == "k 1"
+    assert RESULT_FIELDS <= set(out)
+
+
+def test_completed_waits_and_reports_like_the_cli(run, server, tmp_path):
+    log = tmp_path / "slurm-100.out"
+    log.write_text("".join("line %d\n" % i for i in range(30)))
+    finish_later(server, 100, "COMPLETED", 0)
+    out, _raw = run(rest(server, script="#!/bin/sh\necho hi\n", chdir=str(tmp_path), state="completed", tail_lines=2))
+    assert out["state"] == "COMPLETED" and out["exit_code"] == 0 and out["exit_signal"] == 0
+    assert out["nodes"] == "compute-dy-compute-nodes-1" and out["elapsed"] == "00:00:03"
+    assert out["stdout_path"] == str(log) and out["stdout_tail"] == "line 28\nline 29"
+    assert out["reason"] == "None" and out["user"] == "ec2-user"
+
+
+def test_failed_job_fails_with_exit_code(run, server):
+    finish_later(server, 100, "FAILED", 3 << 8)
+    out, _raw = run(rest(server, wrap="exit 3", state="completed"))
+    assert out["failed"] is True and out["state"] == "FAILED" and out["exit_code"] == 3
+    assert out["msg"].startswith("job 100 ended FAILED with exit code 3")
+
+
+def test_finished_job_is_read_from_accounting(run, server):
+    run(rest(server, wrap="true", idempotency_key="once"))
+    server.finish(100, "COMPLETED", 0)
+    server.forget(100)
+    out, _raw = run(rest(server, wrap="true", idempotency_key="once"))
+    assert out["changed"] is False and out["job_id"] == "100" and out["state"] == "COMPLETED"
+    assert out["idempotency_key"] == "once" and out["elapsed"] == "00:00:03"
+    assert not [r for r in server.requests if r[1].endswith("/job/submit")][1:]
+
+
+def test_idempotency_key_returns_the_live_job(run, server):
+    first, _raw = run(rest(server, wrap="sleep 60", idempotency_key="nightly"))
+    again, _raw = run(rest(server, wrap="sleep 60", idempotency_key="nightly"))
+    assert first["changed"] is True and again["changed"] is False and again["job_id"] == first["job_id"]
+    server.finish(100, "FAILED", 1 << 8)
+    third, _raw = run(rest(server, wrap="sleep 60", idempotency_key="nightly"))
+    assert third["changed"] is True and third["job_id"] == "101"
+
+
+def test_cancel_by_name_and_by_id(run, server):
+    run(rest(server, wrap="sleep 60", name="sweep"))
+    run(rest(server, wrap="sleep 60", name="sweep"))
+    check, _raw = run(rest(server, name="sweep", state="cancelled"), check_mode=True)
+    assert check["changed"] is True and check["job_ids"] == ["101", "100"]
+    out, _raw = run(rest(server, name="sweep", state="cancelled"))
+    assert out["changed"] is True and out["job_ids"] == ["101", "100"] and out["state"] == "CANCELLED"
+    again, _raw = run(rest(server, job_id="100", state="cancelled"))
+    assert again["changed"] is False and again["job_ids"] == [] and again["state"] == "CANCELLED"
+
+
+def test_slurm_refusal_names_the_parameter(run, server):
+    server.submit_errors = [{"error": "Invalid partition name specified", "error_number": 2000,
+                             "description": "Invalid partition name specified"}]
+    out, _raw = run(rest(server, wrap="true", partition="nope"))
+    assert out["failed"] is True and out["parameters"] == ["partition"]
+    assert "Slurm refused the job (check parameter partition)" in out["msg"]
+
+
+def test_bad_time_is_refused_before_submitting(run, server):
+    out, _raw = run(rest(server, wrap="true", time="abc"))
+    assert out["failed"] is True and out["parameters"] == ["time"]
+
+
+def test_newer_api_gets_environment_as_a_list(run, capsys, monkeypatch):
+    with FakeSlurmrestd(version="0.0.39") as server:
+        finish_later(server, 100, "COMPLETED", 0)
+        out, _raw = run(rest(server, wrap="true", env={"A": "1"}, state="completed"))
+        body = [r for r in server.requests if r[1].endswith("/job/submit")][0][3]
+    assert [r for r in server.requests if r[1].endswith("/job/submit")][0][1] == "/slurm/v0.0.39/job/submit"
+    assert body["job"]["environment"] == ["A=1", "PATH=/usr/local/bin:/usr/bin:/bin"]
+    assert out["state"] == "COMPLETED" and out["exit_code"] == 0 and out["elapsed"] == "00:00:03"
+
+
+def test_unknown_api_version_is_named(run):
+    with FakeSlurmrestd(version="0.0.41") as server:
+        out, _raw = run(rest(server, wrap="true"))
+    assert out["failed"] is True and out["error_kind"] == "version"
+    assert "offers API v0.0.41; this module knows v0.0.36-v0.0.39" in out["msg"]
+
+
+def test_no_token(run, server):
+    out, _raw = run(rest(server, wrap="true", rest_token=None))
+    assert out["failed"] is True and out["error_kind"] == "no_token" and "no token" in out["msg"]
+    assert server.requests == []
+
+
+def test_server_without_token_headers_answers_401(server):
+    client = slurm_rest.SlurmREST(server.url, GOOD_TOKEN)
+    status, payload = client.request("GET", "/openapi/v3")
+    assert status == 200
+    client.user = ""
+    with pytest.raises(slurm_rest.RestError) as err:
+        client.call("GET", "/slurm/v0.0.38/ping")
+    assert err.value.kind == "no_token" and "HTTP 401 Authentication failure" in str(err.value)
+
+
+def test_forged_token_is_an_authentication_failure(run, server):
+    out, raw = run(rest(server, wrap="true", rest_token=FORGED))
+    assert out["failed"] is True and out["error_kind"] == "auth"
+    assert out["msg"].startswith("authentication failed (bad or expired token) for user ec2-user")
+    assert "Protocol authentication error" in out["msg"]
+    assert FORGED not in raw
+
+
+def test_expired_token_fails_before_any_request(run, server):
+    out, raw = run(rest(server, wrap="true", rest_token=EXPIRED))
+    assert out["failed"] is True and out["error_kind"] == "auth"
+    assert "token expired at 2023-11-14 22:23:20 UTC" in out["msg"]
+    assert server.requests == [] and EXPIRED not in raw
+
+
+def test_unreachable_endpoint(run):
+    with FakeSlurmrestd() as server:
+        url = server.url
+    out, _raw = run({"backend": "rest", "rest_url": url, "rest_token": GOOD_TOKEN, "wrap": "true", "rest_timeout": 2})
+    assert out["failed"] is True and out["error_kind"] == "unreachable"
+    assert out["msg"].startswith("slurmrestd endpoint unreachable: %s" % url)
+
+
+def test_the_token_never_appears_in_results(run, server):
+    finish_later(server, 100, "FAILED", 3 << 8)
+    out, raw = run(rest(server, wrap="exit 3", state="completed"))
+    assert out["failed"] is True
+    assert GOOD_TOKEN not in raw
+    assert out["invocation"]["module_args"]["rest_token"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+
+
+def test_unsupported_extra_args_are_named(run, server):
+    out, _raw = run(rest(server, wrap="true", extra_args=["--gres=gpu:1"]))
+    assert out["failed"] is True and out["parameters"] == ["extra_args"]
+    assert "--gres=gpu:1 has no slurmrestd equivalent" in out["msg"]
