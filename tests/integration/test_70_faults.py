@@ -28,6 +28,8 @@ from helpers import (
 pytestmark = pytest.mark.integration
 
 CLUSTER_TASK = "Create or update cluster hpc-cluster"
+POWER_PROGRAM = "/opt/parallelcluster/local/bin/pcluster-local-power"
+TUNING_PLAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "slurm_tuning.yml")
 EMULATOR_PIDS = "/run/hpc-parallelcluster-local-cloud/*.pid"
 JOB_STATE = "/var/spool/hpc-parallelcluster/slurmctld/job_state"
 
@@ -103,6 +105,48 @@ def test_slurmctld_killed_during_a_job_is_restarted_by_site_and_the_job_complete
                         60, what="the job's final accounting record")
     assert record[0]["state"] == "COMPLETED", record
     assert _aws_resources() == before
+
+
+def _node_state(node):
+    return run(["sinfo", "--noheader", "--Node", "--nodes=" + node, "--format=%t"]).stdout.split()[0]
+
+
+def _job(job, field):
+    return run(["squeue", "--noheader", "--jobs", job, "--format=%" + field], check=False).stdout.strip()
+
+
+def test_a_crashed_compute_node_is_marked_down_its_job_requeued_and_site_replaces_the_node(before):
+    # A short SlurmdTimeout so that Slurm notices the dead node in seconds rather than minutes.
+    rc, data = playbook(TUNING_PLAY, "-e", '{"slurm_tuning_extra_settings": {"SlurmdTimeout": "10"}}')
+    assert rc == 0, failed_tasks(data)
+    job = None
+    try:
+        job = run(["sbatch", "--parsable", "--requeue", "--job-name=fault-node", "--nodes=1", "--output=/dev/null",
+                   "--wrap", "sleep 300"], user="ec2-user").stdout.strip()
+        wait_until(lambda: _job(job, "T") == "RUNNING", 120, interval=0.5, what="the job to run")
+        node = _job(job, "N")
+        # The instance dies: everything in the node's namespace is gone, Slurm was not asked.
+        run([POWER_PROGRAM, "suspend", node])
+        wait_until(lambda: _node_state(node).startswith("down"), 120, what="Slurm to mark %s down" % node)
+        wait_until(lambda: "Restarts=1" in run(["scontrol", "show", "job", job]).stdout, 60, what="the job's requeue")
+        wait_until(lambda: _job(job, "T") == "RUNNING" and _job(job, "N") != node, 120,
+                   what="the requeued job to run on another node")
+
+        rc, data = playbook("site.yml")
+        assert rc == 0, failed_tasks(data)
+        assert task_results(data, CLUSTER_TASK)["localhost"]["changed"] is True
+        # Replaced as clustermgtd does: powered down, then back in the pool and usable.
+        wait_until(lambda: _node_state(node) == "idle~", 180, what="%s back in the pool" % node)
+        probe = run(["sbatch", "--parsable", "--wait", "--job-name=fault-node-back", "--nodelist=" + node,
+                     "--output=/dev/null", "--wrap", "true"], user="ec2-user", timeout=300).stdout.strip()
+        record = wait_until(lambda: [j for j in sacct_jobs("fault-node-back") if j["id"] == probe], 60,
+                            what="the probe's accounting record")
+        assert record[0]["state"] == "COMPLETED" and record[0]["nodes"] == node, record
+    finally:
+        if job:
+            run(["scancel", job], check=False)
+        rc, data = playbook(TUNING_PLAY)
+        assert rc == 0, failed_tasks(data)
 
 
 def test_aws_api_outage_in_the_middle_of_site_then_a_rerun_converges(before):
