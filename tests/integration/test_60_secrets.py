@@ -11,7 +11,7 @@ import stat
 
 import pytest
 
-from helpers import ROOT, playbook
+from helpers import ROOT, SITE_ARGS, playbook
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +70,7 @@ def test_directories_holding_secrets_are_closed(cluster, path):
 
 def test_secrets_never_show_in_site_output_at_vvv_nor_in_logs(cluster):
     secrets = _secret_strings()
-    rc, output = playbook("site.yml", "-vvv", json_output=False)
+    rc, output = playbook("site.yml", "-vvv", *SITE_ARGS, json_output=False)
     assert rc == 0, output[-3000:]
     assert "StoragePass" not in output
     leaked = [name for name, value in secrets.items() if value in output]

@@ -12,6 +12,7 @@ import pytest
 
 from helpers import (
     ROOT,
+    SITE_ARGS,
     VENV_BIN,
     ansible_env,
     changed_tasks,
@@ -53,7 +54,8 @@ def _site_until(marker, action, timeout=600):
     """Run site.yml, call ``action`` once its output shows ``marker``; return its exit code and output."""
     log = os.path.join(ROOT, ".site-fault.log")
     with open(log, "w") as out:
-        proc = subprocess.Popen([os.path.join(VENV_BIN, "ansible-playbook"), os.path.join(ROOT, "playbooks", "site.yml")],
+        proc = subprocess.Popen([os.path.join(VENV_BIN, "ansible-playbook"), os.path.join(ROOT, "playbooks", "site.yml"),
+                                 *SITE_ARGS],
                                 cwd=ROOT, env=ansible_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and proc.poll() is None:
@@ -73,7 +75,7 @@ def _site_until(marker, action, timeout=600):
 @pytest.fixture(scope="module")
 def before(cluster):
     """The emulator's resources before any fault, and a settled site run to compare with."""
-    rc, data = playbook("site.yml")
+    rc, data = playbook("site.yml", *SITE_ARGS)
     assert rc == 0, failed_tasks(data)
     resources = _aws_resources()
     assert resources["vpcs"] == 1 and len(resources["buckets"]) == 1, resources
@@ -93,7 +95,7 @@ def test_slurmctld_killed_during_a_job_is_restarted_by_site_and_the_job_complete
     for proc in processes(("slurmctld",)):
         os.kill(int(proc.split()[0]), signal.SIGKILL)
     assert run(["scontrol", "ping"], check=False).returncode != 0
-    rc, data = playbook("site.yml")
+    rc, data = playbook("site.yml", *SITE_ARGS)
     assert rc == 0, failed_tasks(data)
     # site.yml saw the controller down and brought it back (a repair, not a rebuild).
     assert task_results(data, CLUSTER_TASK)["localhost"]["changed"] is True
@@ -132,7 +134,7 @@ def test_a_crashed_compute_node_is_marked_down_its_job_requeued_and_site_replace
         wait_until(lambda: _job(job, "T") == "RUNNING" and _job(job, "N") != node, 120,
                    what="the requeued job to run on another node")
 
-        rc, data = playbook("site.yml")
+        rc, data = playbook("site.yml", *SITE_ARGS)
         assert rc == 0, failed_tasks(data)
         assert task_results(data, CLUSTER_TASK)["localhost"]["changed"] is True
         # Replaced as clustermgtd does: powered down, then back in the pool and usable.
@@ -159,7 +161,7 @@ def test_aws_api_outage_in_the_middle_of_site_then_a_rerun_converges(before):
 
     rc, text = _site_until("TASK [hpc.parallelcluster.s3_repo", kill_emulator)
     assert rc != 0 and "failed=1" in text, text[-3000:]
-    rc, data = playbook("site.yml")
+    rc, data = playbook("site.yml", *SITE_ARGS)
     assert rc == 0, failed_tasks(data)
     cluster = task_results(data, CLUSTER_TASK)["localhost"]
     assert cluster["changed"] is True
@@ -173,7 +175,7 @@ def test_aws_api_outage_in_the_middle_of_site_then_a_rerun_converges(before):
 def test_site_interrupted_between_roles_then_a_rerun_converges_without_duplicates(before):
     rc, _text = _site_until("TASK [hpc.parallelcluster.s3_repo", lambda proc: os.killpg(proc.pid, signal.SIGINT))
     assert rc != 0
-    rc, data = playbook("site.yml")
+    rc, data = playbook("site.yml", *SITE_ARGS)
     assert rc == 0, failed_tasks(data)
     assert [c for c in changed_tasks(data) if "on localhost" in c] == []
     assert _aws_resources() == before
