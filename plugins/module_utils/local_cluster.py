@@ -574,11 +574,15 @@ class LocalClusterBackend(cb.ClusterBackend):
         return self.describe(name)
 
     def repair(self, name, check_mode=False):
-        """After a reboot or a killed daemon: start what should be running. True if anything was down."""
+        """After a reboot, a killed daemon or a crashed compute node: start what should be running and
+        replace failed dynamic nodes (ParallelCluster's clustermgtd). True if anything was down."""
         record = self._load_record(name)
         config = record["clusterConfiguration"]
-        needs = bool(self.pending_file_changes(name, config)) or not all((
-            self.daemons.munge_ok(), self.daemons.mariadb_ok(), self.daemons.slurmdbd_ok(), self.daemons.slurmctld_ok()))
+        daemons_ok = all((self.daemons.munge_ok(), self.daemons.mariadb_ok(), self.daemons.slurmdbd_ok(),
+                          self.daemons.slurmctld_ok()))
+        fleet = Fleet(self.run, self.env)
+        failed_nodes = fleet.failed_dynamic_nodes() if daemons_ok else []
+        needs = bool(self.pending_file_changes(name, config)) or not daemons_ok or bool(failed_nodes)
         if not needs or check_mode:
             return needs
         self._prepare_dirs()
@@ -586,6 +590,7 @@ class LocalClusterBackend(cb.ClusterBackend):
         self._link_default_conf()
         local_power.ensure_bridge(self._plan_from_disk())
         self._start_daemons(reconfigure=bool(changed))
+        fleet.replace_failed_dynamic_nodes()
         self._power_up_static(config)
         return True
 

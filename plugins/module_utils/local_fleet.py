@@ -85,6 +85,23 @@ class Fleet:
     def start(self, partitions):
         self.set_partitions("UP", partitions)
 
+    def failed_dynamic_nodes(self):
+        """Dynamic nodes Slurm has marked DOWN, a crashed instance for example (``down``: it stopped
+        answering; ``down~``: it never came up). ParallelCluster's clustermgtd replaces them."""
+        return sorted(n for n, s in self.node_states().items() if "-dy-" in n and s.rstrip("~") == "down")
+
+    def replace_failed_dynamic_nodes(self):
+        """Return DOWN dynamic nodes to the pool as clustermgtd does: powered down (what is left of
+        a crashed node is stopped), then idle and powered down, ready to be resumed for a job."""
+        failed = self.failed_dynamic_nodes()
+        states = self.node_states()
+        running = [n for n in failed if not states[n].endswith("~")]
+        self.power_down(running, reason="node failed; replaced")
+        powered_off = [n for n in failed if states[n].endswith("~")]
+        if powered_off:
+            self._slurm(["scontrol", "update", "nodename=%s" % ",".join(powered_off), "state=RESUME"])
+        return failed
+
     def apply_strategy(self, strategy, nodes):
         """Running nodes an update removes or changes, under QueueUpdateStrategy ``strategy``."""
         running = self.up_nodes(set(nodes))

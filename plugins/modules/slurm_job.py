@@ -21,6 +21,9 @@ description:
     another one.
   - Every Slurm command runs as an argument list, never through a shell; option values, job
     names, paths and environment values reach Slurm exactly as given.
+  - Refused before anything is submitted, naming the parameter - control characters in any text
+    parameter, a O(name) longer than 255 characters (what Slurm's accounting keeps), C(..)
+    components in O(output), O(error) or O(chdir), and O(env) names that are not variable names.
   - The job is submitted as the user the module runs as (use C(become_user) to submit as someone
     else).
 author:
@@ -338,6 +341,7 @@ import pwd
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.job_input_checks import job_input_problems
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.sbatch_options import (
     blame,
     build_options,
@@ -561,6 +565,11 @@ def main():
     p = module.params
     if p["state"] != "cancelled" and not p["job_id"] and not any(p[k] is not None for k in ("script", "script_path", "wrap")):
         module.fail_json(msg="one of script, script_path or wrap is required to submit a job")
+    problems = job_input_problems(p)
+    if problems:
+        module.fail_json(msg="invalid parameters, nothing was submitted: %s"
+                         % "; ".join("%s %s" % problem for problem in problems),
+                         parameters=sorted(set(key for key, _problem in problems)))
     try:
         job = SlurmJob(module)
         if p["state"] == "cancelled":

@@ -9,6 +9,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 SLURM_ENV = {"SLURM_CONF": "/opt/slurm/etc/slurm.conf"}
 EMULATOR = "http://127.0.0.1:5000"
+# The lifecycle tests' cluster is the recipe's with a one-minute idle time (so nodes power down
+# within a test); every site.yml run on it must say so, or the change is an update.
+IDLE_MINUTES = "1"
+SITE_ARGS = ("-e", "hpc_scaledown_idletime=" + IDLE_MINUTES)
 
 
 def emulator_clients(*services):

@@ -162,6 +162,21 @@ def test_refused_submission_names_parameter_and_reason(results, tag, task, param
     assert not [n for n in live if n.startswith("it-%s-" % tag) and n.endswith(("toomany", "toomanytasks"))]
 
 
+@pytest.mark.parametrize("task, parameter, words", [
+    ("Write the output through a parent directory", "output", "'..' component"),
+    ("Give a name longer than accounting keeps", "name", "at most 255"),
+    ("Give a name with a newline", "name", "control character"),
+])
+def test_hostile_input_is_refused_naming_the_parameter_and_nothing_is_submitted(results, tag, task, parameter, words):
+    _rc, data = results["slurm_job_failures"]
+    res = _one(data, task)
+    assert res["failed"] is True and res["parameters"] == [parameter]
+    assert "nothing was submitted" in res["msg"] and words in res["msg"], res["msg"]
+    names = [j["name"] for j in sacct_jobs()]
+    assert not [n for n in names if n.startswith("it-%s-" % tag) and ("traversal" in n or "nnnn" in n or "newline" in n)]
+    assert not os.path.exists("/etc/it-%s.out" % tag)
+
+
 def test_idempotency_key_second_run_returns_the_same_job(results, tag):
     (rc1, first), (rc2, second) = results["idempotent"]
     assert rc1 == 0 and rc2 == 0, failed_tasks(first) + failed_tasks(second)

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from helpers import ROOT, run
+from helpers import IDLE_MINUTES, ROOT, SITE_ARGS, run
 
 pytestmark = pytest.mark.integration
 
@@ -20,14 +20,14 @@ def _script(*args, timeout=1200, **env):
 
 
 def test_molecule_scenarios_of_the_cluster_roles_converge_idempotently_and_verify(cluster):
-    rc, out = _script("molecule.sh", "cluster")
+    rc, out = _script("molecule.sh", "cluster", HPC_SCALEDOWN_IDLETIME=IDLE_MINUTES)
     assert rc == 0, out[-5000:]
     for scenario in ("pcluster", "slurm_tuning", "hpc_stack", "job_tools"):
         assert "molecule %s: passed" % scenario in out, out[-3000:]
 
 
 def test_site_from_the_installed_tarball_converges_the_cluster(cluster):
-    rc, out = _script("tarball.sh", "run-site", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_NOCOLOR="1")
+    rc, out = _script("tarball.sh", "run-site", *SITE_ARGS, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_NOCOLOR="1")
     assert rc == 0, out[-5000:]
     data = json.loads(out[out.index("{"):out.rindex("}") + 1])
     stats = data["stats"]

@@ -55,6 +55,27 @@ def test_static_nodes_stay_up_past_the_idle_time():
         assert not state.endswith(("~", "%")), (node, state)
 
 
+def test_teardown_with_half_the_resources_already_gone():
+    """Someone deleted things by hand (or a teardown died half-way): teardown still finishes."""
+    ec2, s3, cloudwatch = emulator_clients("ec2", "s3", "cloudwatch")
+    cloudwatch.delete_dashboards(DashboardNames=[d["DashboardName"] for d in cloudwatch.list_dashboards()["DashboardEntries"]])
+    cloudwatch.delete_alarms(AlarmNames=[a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"]])
+    for bucket in s3.list_buckets()["Buckets"]:
+        for obj in s3.list_objects_v2(Bucket=bucket["Name"]).get("Contents", []):
+            s3.delete_object(Bucket=bucket["Name"], Key=obj["Key"])
+        s3.delete_bucket(Bucket=bucket["Name"])
+    for key in ec2.describe_key_pairs()["KeyPairs"]:
+        ec2.delete_key_pair(KeyName=key["KeyName"])
+    for nat in ec2.describe_nat_gateways()["NatGateways"]:
+        ec2.delete_nat_gateway(NatGatewayId=nat["NatGatewayId"])
+    rc, data = playbook("teardown.yml", *KEEP_EMULATOR)
+    assert rc == 0, failed_tasks(data)
+    # What was left (the cluster, the VPC, its subnets and the EIP) is gone now; the next test checks all of it.
+    assert [v for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
+    assert ec2.describe_addresses()["Addresses"] == []
+    assert processes(("slurmctld", "slurmdbd", "slurmd", "mariadbd")) == []
+
+
 def test_teardown_leaves_nothing_behind_and_is_idempotent():
     rc, data = playbook("teardown.yml", *KEEP_EMULATOR)
     assert rc == 0, failed_tasks(data)
