@@ -131,7 +131,8 @@ def test_a_crashed_compute_node_is_marked_down_its_job_requeued_and_site_replace
         run([POWER_PROGRAM, "suspend", node])
         wait_until(lambda: _node_state(node).startswith("down"), 120, what="Slurm to mark %s down" % node)
         wait_until(lambda: "Restarts=1" in run(["scontrol", "show", "job", job]).stdout, 60, what="the job's requeue")
-        wait_until(lambda: _job(job, "T") == "RUNNING" and _job(job, "N") != node, 120,
+        # Slurm holds a requeued batch job for its credential lifetime (120 s by default) before it may start again.
+        wait_until(lambda: _job(job, "T") == "RUNNING" and _job(job, "N") != node, 300,
                    what="the requeued job to run on another node")
 
         rc, data = playbook("site.yml", *SITE_ARGS)
