@@ -90,8 +90,10 @@ def test_slurmctld_killed_during_a_job_is_restarted_by_site_and_the_job_complete
                interval=0.5, what="the job to run")
     # slurmctld writes its job state a moment after a change; a crash before that forgets the start
     # (the job comes back PENDING while it runs, and Slurm drains the node for a duplicate job id).
-    started = time.time()
-    wait_until(lambda: os.stat(JOB_STATE).st_mtime > started, 60, interval=0.5, what="slurmctld to save the job's start")
+    # An admin's annotation changes the job, so slurmctld saves its state (the start included) just after.
+    run(["scontrol", "update", "jobid=" + job, "comment=fault-test"])
+    annotated = time.time()
+    wait_until(lambda: os.stat(JOB_STATE).st_mtime > annotated, 60, interval=0.5, what="slurmctld to save the job's start")
     for proc in processes(("slurmctld",)):
         os.kill(int(proc.split()[0]), signal.SIGKILL)
     assert run(["scontrol", "ping"], check=False).returncode != 0
