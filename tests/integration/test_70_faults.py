@@ -137,10 +137,10 @@ def test_a_crashed_compute_node_is_marked_down_its_job_requeued_and_site_replace
         wait_until(lambda: _job(job, "T") == "RUNNING" and _job(job, "N") != node, 300,
                    what="the requeued job to run on another node")
 
+        # Slurm's own power saving may already have suspended the DOWN node (idle_on_node_suspend) while the
+        # job waited; otherwise site.yml replaces it as clustermgtd does. Either way it is back and usable.
         rc, data = playbook("site.yml", *SITE_ARGS)
         assert rc == 0, failed_tasks(data)
-        assert task_results(data, CLUSTER_TASK)["localhost"]["changed"] is True
-        # Replaced as clustermgtd does: powered down, then back in the pool and usable.
         wait_until(lambda: _node_state(node) == "idle~", 180, what="%s back in the pool" % node)
         probe = run(["sbatch", "--parsable", "--wait", "--job-name=fault-node-back", "--nodelist=" + node,
                      "--output=/dev/null", "--wrap", "true"], user="ec2-user", timeout=300).stdout.strip()
