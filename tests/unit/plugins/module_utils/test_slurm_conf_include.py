@@ -63,5 +63,5 @@ def test_times_match_what_scontrol_prints_with_its_unit():
     from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_conf_include import verify
 
     assert verify({"SlurmdTimeout": 10}, {"slurmdtimeout": "10 sec"}) == ([], [])
-    mismatches, _ = verify({"SlurmdTimeout": 10}, {"slurmdtimeout": "180 sec"})
+    mismatches = verify({"SlurmdTimeout": 10}, {"slurmdtimeout": "180 sec"})[0]
     assert mismatches == [{"key": "SlurmdTimeout", "expected": "10", "actual": "180 sec"}]
