@@ -350,7 +350,10 @@ class LocalClusterBackend(cb.ClusterBackend):
         """Write the files; stop slurmctld when a setting it reads only at start changed, so that
         the daemon start that follows brings it back with them (a reconfigure would not)."""
         restart_before = self._restart_lines()
+        rendered = rendered or self.render(name, config)
         changed = self._write_files(name, config, rendered)
+        # A removed queue's node definitions go with its file, so the comparison must see it gone.
+        changed += self._remove_stale_queue_files(rendered)
         if changed and restart_before != self._restart_lines() and self.daemons.slurmctld_ok():
             stop_pidfile(self.paths.pid("slurmctld"))
         return changed
@@ -515,13 +518,17 @@ class LocalClusterBackend(cb.ClusterBackend):
         return sorted(lines)
 
     def _remove_stale_queue_files(self, rendered):
+        """Delete the include files of queues no longer in the config; returns their paths."""
         queue_dir = os.path.join(self.paths.slurm_etc, "pcluster")
+        removed = []
         if not os.path.isdir(queue_dir):
-            return
+            return removed
         for filename in os.listdir(queue_dir):
             path = os.path.join(queue_dir, filename)
             if path not in rendered and os.path.isfile(path):
                 os.unlink(path)
+                removed.append(path)
+        return removed
 
     def update(self, name, config, fleet_stop=False, touched_prefixes=()):
         """Apply a changed config, as ParallelCluster's update does once its policies allow it.
@@ -553,7 +560,6 @@ class LocalClusterBackend(cb.ClusterBackend):
                 local_power.suspend_node(old_plan, node)
             rendered = self.render(name, config)
             changed = self._write_files_stopping_ctld(name, config, rendered)
-            self._remove_stale_queue_files(rendered)
             self._link_default_conf()
             local_power.ensure_bridge(self._plan_from_disk())
             self._start_daemons(reconfigure=bool(changed))

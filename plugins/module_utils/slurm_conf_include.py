@@ -107,7 +107,10 @@ def parse_show_config(text):
 
 
 def _normalise(value):
-    return re.sub(r"\s+", "", str(value)).lower()
+    """Compare as slurmctld prints: ``scontrol show config`` adds a unit to times (``10 sec``)."""
+    text = re.sub(r"\s+", "", str(value)).lower()
+    match = re.fullmatch(r"(\d+)secs?", text)
+    return match.group(1) if match else text
 
 
 def verify(settings, shown):

@@ -57,3 +57,11 @@ def test_include_line_added_once_and_removed():
     assert sci.ensure_include_line("A=1", "/x") == "A=1\ninclude /x\n"
     assert sci.remove_include_line(added, "/opt/slurm/etc/slurm_tuning.conf") == conf
     assert sci.remove_include_line(conf, "/opt/slurm/etc/slurm_tuning.conf") is None
+
+
+def test_times_match_what_scontrol_prints_with_its_unit():
+    from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_conf_include import verify
+
+    assert verify({"SlurmdTimeout": 10}, {"slurmdtimeout": "10 sec"}) == ([], [])
+    mismatches = verify({"SlurmdTimeout": 10}, {"slurmdtimeout": "180 sec"})[0]
+    assert mismatches == [{"key": "SlurmdTimeout", "expected": "10", "actual": "180 sec"}]
