@@ -1,50 +1,92 @@
 #!/usr/bin/env bash
-# Every test: static checks (ansible-test sanity, ansible-lint), unit tests (ansible-test units), the
-# emulator roles' molecule scenarios, the roles' integration targets, then the end-to-end cluster
-# lifecycle.
+# Every test: static checks (ansible-test sanity, ansible-lint, the collection tarball), unit tests
+# (ansible-test units), the emulator roles' molecule scenarios and integration targets, then the
+# end-to-end cluster lifecycle.
 # `tests/run.sh sanity`, `tests/run.sh unit`, `tests/run.sh molecule` or `tests/run.sh integration`
 # runs one layer.
+#
+# In a full run the static and unit layers (CPU-bound, no network) run side by side with the
+# emulator layers (each scenario and target has an AWS API emulator on its own loopback port); their
+# output is printed as each side finishes. The cluster lifecycle runs alone afterwards: it drives the
+# machine's one local cluster, and its timeouts should not compete with the other layers for the CPU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ANSIBLE_CONFIG=$PWD/ansible.cfg
 export PATH=$PWD/.venv/bin:$PATH
 layer=${1:-all}
-failed=()
+logs=$PWD/tests/output/layers
+mkdir -p "$logs"
+rm -f "$logs"/*.failed
 
 section() { printf '\n=== %s ===\n' "$*"; }
 
-# Static checks first: they are quick and need no emulator or cluster.
-if [[ $layer == all || $layer == sanity ]]; then
-  section "ansible-test sanity"
-  tests/sanity.sh || failed+=(sanity)
-  section "ansible-lint"
-  tests/lint.sh || failed+=(lint)
-  section "collection tarball (offline install, ansible-doc, syntax check, execution environment)"
-  tests/tarball.sh || failed+=(tarball)
-fi
+# Each function runs its checks in order and appends the name of any that fails to $logs/<side>.failed.
+static_layers() {
+  local failed=$logs/static.failed
+  : > "$failed"
+  if [[ $layer == all || $layer == sanity ]]; then
+    section "ansible-test sanity"
+    tests/sanity.sh || echo sanity >> "$failed"
+    section "ansible-lint"
+    tests/lint.sh || echo lint >> "$failed"
+    section "collection tarball (offline install, ansible-doc, syntax check, execution environment)"
+    tests/tarball.sh || echo tarball >> "$failed"
+  fi
+  if [[ $layer == all || $layer == unit ]]; then
+    section "unit tests (ansible-test units)"
+    tests/units.sh || echo unit >> "$failed"
+  fi
+}
 
-if [[ $layer == all || $layer == unit ]]; then
-  section "unit tests (ansible-test units)"
-  tests/units.sh || failed+=(unit)
-fi
+emulator_layers() {
+  local failed=$logs/emulator.failed target name
+  : > "$failed"
+  if [[ $layer == all || $layer == molecule ]]; then
+    section "molecule scenarios of the emulator roles"
+    tests/molecule.sh emulator || echo molecule >> "$failed"
+  fi
+  if [[ $layer == all || $layer == integration ]]; then
+    # Each target has its own emulator port: side by side, each into its own log, printed in order.
+    for target in tests/integration/targets/*/; do
+      [[ -x $target/runme.sh ]] || continue
+      name=$(basename "$target")
+      ( "$target/runme.sh" > "$logs/target-$name.log" 2>&1 || echo "target:$name" >> "$failed" ) &
+    done
+    wait
+    for target in tests/integration/targets/*/; do
+      [[ -x $target/runme.sh ]] || continue
+      name=$(basename "$target")
+      section "integration target $name"
+      cat "$logs/target-$name.log"
+    done
+  fi
+}
 
-if [[ $layer == all || $layer == molecule ]]; then
-  section "molecule scenarios of the emulator roles"
-  tests/molecule.sh emulator || failed+=(molecule)
+if [[ $layer == all ]]; then
+  start=$(date +%s)
+  static_layers > "$logs/static.log" 2>&1 &
+  static_pid=$!
+  emulator_layers > "$logs/emulator.log" 2>&1 &
+  emulator_pid=$!
+  wait "$emulator_pid" || true
+  cat "$logs/emulator.log"
+  wait "$static_pid" || true
+  cat "$logs/static.log"
+  printf '\n(static, unit and emulator layers: %ss side by side)\n' "$(( $(date +%s) - start ))"
+else
+  static_layers
+  emulator_layers
 fi
 
 if [[ $layer == all || $layer == integration ]]; then
-  for target in tests/integration/targets/*/; do
-    [[ -x $target/runme.sh ]] || continue
-    section "integration target $(basename "$target")"
-    if ! "$target/runme.sh"; then failed+=("target:$(basename "$target")"); fi
-  done
   section "cluster lifecycle (site.yml, smoke test, scaling, teardown)"
-  python -m pytest tests/integration -q -p no:cacheprovider -x || failed+=(lifecycle)
+  python -m pytest tests/integration -q -p no:cacheprovider -x --durations=15 || echo lifecycle >> "$logs/lifecycle.failed"
 fi
 
-if [[ ${#failed[@]} -gt 0 ]]; then
-  echo "FAILED: ${failed[*]}"
+failed=$(cat "$logs"/*.failed 2>/dev/null | tr '\n' ' ')
+rm -f "$logs"/*.failed
+if [[ -n ${failed// /} ]]; then
+  echo "FAILED: $failed"
   exit 1
 fi
 echo "all test layers passed"

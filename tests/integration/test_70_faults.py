@@ -74,18 +74,18 @@ def _site_until(marker, action, timeout=600):
 
 @pytest.fixture(scope="module")
 def before(cluster):
-    """The emulator's resources before any fault, and a settled site run to compare with."""
-    rc, data = playbook("site.yml", *SITE_ARGS)
-    assert rc == 0, failed_tasks(data)
+    """The emulator's resources before any fault (the cluster fixture has run site.yml, or an earlier
+    module has)."""
     resources = _aws_resources()
     assert resources["vpcs"] == 1 and len(resources["buckets"]) == 1, resources
     return resources
 
 
 def test_slurmctld_killed_during_a_job_is_restarted_by_site_and_the_job_completes(before):
-    # The job outlives the outage: it ends while the restarted controller is there to hear it.
-    job = run(["sbatch", "--parsable", "--job-name=fault-ctld", "--nodes=1", "--output=/dev/null",
-               "--wrap", "sleep 150"], user="ec2-user").stdout.strip()
+    # The job outlives the outage: it ends when the test says so, with the restarted controller there to hear it.
+    release = os.path.join("/tmp", "fault-ctld-%d.release" % os.getpid())
+    job = run(["sbatch", "--parsable", "--job-name=fault-ctld", "--nodes=1", "--output=/dev/null", "--time=10",
+               "--wrap", "while [ ! -e %s ]; do sleep 1; done" % release], user="ec2-user").stdout.strip()
     wait_until(lambda: run(["squeue", "-h", "-j", job, "-o", "%T"]).stdout.strip() == "RUNNING", 120,
                interval=0.5, what="the job to run")
     # slurmctld writes its job state a moment after a change; a crash before that forgets the start
@@ -103,8 +103,12 @@ def test_slurmctld_killed_during_a_job_is_restarted_by_site_and_the_job_complete
     assert task_results(data, CLUSTER_TASK)["localhost"]["changed"] is True
     run(["scontrol", "ping"])
     assert run(["squeue", "-h", "-j", job, "-o", "%T"]).stdout.strip() == "RUNNING"
-    wait_until(lambda: run(["squeue", "-h", "-j", job], check=False).stdout.strip() == "", 240,
-               what="the job to finish")
+    open(release, "w").close()
+    try:
+        wait_until(lambda: run(["squeue", "-h", "-j", job], check=False).stdout.strip() == "", 120,
+                   what="the job to finish")
+    finally:
+        os.unlink(release)
     record = wait_until(lambda: [j for j in sacct_jobs("fault-ctld") if j["id"] == job and j["state"] != "RUNNING"],
                         60, what="the job's final accounting record")
     assert record[0]["state"] == "COMPLETED", record
