@@ -9,11 +9,14 @@ import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "slurmrestd", "openapi_v3_22.05.json")
 META = {"plugin": {"type": "openapi/v0.0.38", "name": "Slurm OpenAPI v0.0.38"},
         "Slurm": {"version": {"major": 22, "micro": 8, "minor": 5}, "release": "22.05.8"}}
+# slurmdbd's answer (HTTP 200) to a job query that matches nothing.
+NOTHING_FOUND = {"description": "Nothing found", "error_number": 9003, "error": "Nothing found with query",
+                 "source": "slurmdb_jobs_get"}
 GOOD_TOKEN = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjQxMDI0NDQ4MDAsImlhdCI6MTcwMDAwMDAwMCwic3VuIjoiZWMyLXVzZXIifQ.c2lnbmF0dXJl"  # noqa: E501  (sun=ec2-user, exp=2100)
 
 
@@ -124,10 +127,16 @@ class FakeSlurmrestd:
             job_id = int(path.rsplit("/", 1)[1])
             rows = [self.db_shape(j) for j in list(self.jobs.values()) + list(self.history.values())
                     if j["job_id"] == job_id]
-            return 200, {"meta": meta, "errors": [], "jobs": rows}
+            return 200, {"meta": meta, "errors": [] if rows else [NOTHING_FOUND], "jobs": rows}
         if path == db + "/jobs":
-            return 200, {"meta": meta, "errors": [], "jobs": [self.db_shape(j) for j in
-                                                              list(self.jobs.values()) + list(self.history.values())]}
+            # 22.05 knows start_time (YYYY-MM-DDTHH:MM:SS) but no user filter, and says so with a 500.
+            query = parse_qs(url.query)
+            if set(query) - {"start_time", "end_time", "job_name", "account", "partition", "state"}:
+                return 500, {"meta": meta, "jobs": [], "errors": [{"description": "Unknown Query field",
+                                                                    "error_number": 9000,
+                                                                    "error": "Query empty or not RFC7320 compliant"}]}
+            rows = [self.db_shape(j) for j in list(self.jobs.values()) + list(self.history.values())]
+            return 200, {"meta": meta, "errors": [] if rows else [NOTHING_FOUND], "jobs": rows}
         return 404, {"meta": meta, "errors": [{"error": "Unable to find path", "error_number": 404}]}
 
     def record(self, job_id, job, script, user):
