@@ -132,9 +132,9 @@ class FakeSlurmrestd:
             # 22.05 knows start_time (YYYY-MM-DDTHH:MM:SS) but no user filter, and says so with a 500.
             query = parse_qs(url.query)
             if set(query) - {"start_time", "end_time", "job_name", "account", "partition", "state"}:
-                return 500, {"meta": meta, "jobs": [], "errors": [{"description": "Unknown Query field",
-                                                                    "error_number": 9000,
-                                                                    "error": "Query empty or not RFC7320 compliant"}]}
+                unknown = {"description": "Unknown Query field", "error_number": 9000,
+                           "error": "Query empty or not RFC7320 compliant"}
+                return 500, {"meta": meta, "jobs": [], "errors": [unknown]}
             rows = [self.db_shape(j) for j in list(self.jobs.values()) + list(self.history.values())]
             return 200, {"meta": meta, "errors": [] if rows else [NOTHING_FOUND], "jobs": rows}
         return 404, {"meta": meta, "errors": [{"error": "Unable to find path", "error_number": 404}]}
