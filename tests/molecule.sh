@@ -5,7 +5,7 @@
 #   tests/molecule.sh emulator    local_cloud, vpc, s3_repo, monitoring: each against its own AWS API
 #                                 emulator on 127.0.0.1:5160-5163, started by create and stopped by
 #                                 destroy; run side by side (MOLECULE_JOBS, default 4).
-#   tests/molecule.sh cluster     pcluster, slurm_tuning, hpc_stack, job_tools, one after the other, on
+#   tests/molecule.sh cluster     pcluster, slurm_tuning, hpc_stack, job_tools, slurm_rest, one after the other, on
 #                                 the running local cluster (make site): converge, idempotence and
 #                                 verify; destroy leaves the cluster and its emulator (port 5000) up.
 #   tests/molecule.sh vpc hpc_stack    the named scenarios (emulator ones side by side, then cluster ones)
@@ -24,7 +24,7 @@ export ANSIBLE_COLLECTIONS_PATH=$root/.collections
 export NO_COLOR=1 ANSIBLE_NOCOLOR=1 PY_COLORS=0
 
 emulator_scenarios=(local_cloud vpc s3_repo monitoring)
-cluster_scenarios=(pcluster slurm_tuning hpc_stack job_tools)
+cluster_scenarios=(pcluster slurm_tuning hpc_stack job_tools slurm_rest)
 jobs=${MOLECULE_JOBS:-4}
 
 emulator=() cluster=()

@@ -22,7 +22,7 @@ def _script(*args, timeout=1200, **env):
 def test_molecule_scenarios_of_the_cluster_roles_converge_idempotently_and_verify(cluster):
     rc, out = _script("molecule.sh", "cluster", HPC_SCALEDOWN_IDLETIME=IDLE_MINUTES)
     assert rc == 0, out[-5000:]
-    for scenario in ("pcluster", "slurm_tuning", "hpc_stack", "job_tools"):
+    for scenario in ("pcluster", "slurm_tuning", "hpc_stack", "job_tools", "slurm_rest"):
         assert "molecule %s: passed" % scenario in out, out[-3000:]
 
 
