@@ -113,7 +113,10 @@ def test_rest_backend_reports_what_the_cli_backend_reports(applied, tag):
     for key in SAME:
         assert rest_fail[key] == cli_fail[key], key
     assert rest_fail["exit_code"] == 3 and rest_fail["state"] == "FAILED"
-    assert rest_fail["msg"].replace(rest_fail["job_id"], "N") == cli_fail["msg"].replace(cli_fail["job_id"], "N")
+    def without_id(res):
+        return res["msg"].replace("job %s " % res["job_id"], "job N ", 1)
+
+    assert without_id(rest_fail) == without_id(cli_fail)
 
     rest_cancel, cli_cancel = result(data, "REST cancel"), result(data, "CLI cancel", HOST)
     assert rest_cancel["changed"] and cli_cancel["changed"]
@@ -124,6 +127,11 @@ def test_rest_backend_reports_what_the_cli_backend_reports(applied, tag):
 
     no_token = result(data, "REST without a token")
     assert no_token["failed"] and "no token" in no_token["msg"]
+    forged = result(data, "REST with a forged token")
+    assert forged["failed"] and forged["error_kind"] == "auth" and "authentication failed" in forged["msg"], forged
+    unreachable = result(data, "REST on an endpoint nobody listens on")
+    assert unreachable["failed"] and unreachable["error_kind"] == "unreachable", unreachable
+    assert "127.0.0.1:9" in unreachable["msg"]
 
 
 def test_second_run_of_the_role_changes_nothing(applied, tag):
