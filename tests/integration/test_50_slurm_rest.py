@@ -96,6 +96,11 @@ def test_endpoint_refuses_missing_and_forged_tokens_and_accepts_a_minted_one(app
     assert status == 200 and json.loads(body)["pings"]
 
 
+def _without_id(res):
+    """A failure message with its job id taken out, to compare two jobs' messages."""
+    return res["msg"].replace("job %s " % res["job_id"], "job N ", 1)
+
+
 def test_rest_backend_reports_what_the_cli_backend_reports(applied, tag):
     _rc, data = applied
     rest_ok, cli_ok = result(data, "REST completing job"), result(data, "CLI completing job", HOST)
@@ -113,10 +118,7 @@ def test_rest_backend_reports_what_the_cli_backend_reports(applied, tag):
     for key in SAME:
         assert rest_fail[key] == cli_fail[key], key
     assert rest_fail["exit_code"] == 3 and rest_fail["state"] == "FAILED"
-    def without_id(res):
-        return res["msg"].replace("job %s " % res["job_id"], "job N ", 1)
-
-    assert without_id(rest_fail) == without_id(cli_fail)
+    assert _without_id(rest_fail) == _without_id(cli_fail)
 
     rest_cancel, cli_cancel = result(data, "REST cancel"), result(data, "CLI cancel", HOST)
     assert rest_cancel["changed"] and cli_cancel["changed"]
