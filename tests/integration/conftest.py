@@ -13,3 +13,21 @@ def cluster():
         assert rc == 0, failed_tasks(data)
         run(["scontrol", "ping"])
     return True
+
+
+ATTACKER = "hpc-attacker"
+
+
+@pytest.fixture(scope="session")
+def attacker():
+    """An unprivileged local account, as a cluster user who can log in and submit jobs would have.
+
+    The attack tests run every attack as this user (``helpers.run(args, user=attacker)``) and then
+    check that nothing outside its rights changed."""
+    import pwd
+
+    try:
+        pwd.getpwnam(ATTACKER)
+    except KeyError:
+        run(["useradd", "--create-home", "--shell", "/bin/bash", ATTACKER])
+    return ATTACKER
