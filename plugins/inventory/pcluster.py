@@ -25,7 +25,8 @@ description:
   - With O(provider=local) the plugin reads the cluster records that the local provider of
     M(hpc.parallelcluster.pcluster_cluster) keeps, one JSON file per cluster in O(state_dir), each
     in the shape of C(pcluster describe-cluster). Head nodes are this machine, reached with
-    C(ansible_connection=local) and the controller's Python.
+    C(ansible_connection=local) and the head node's own Python (C(/usr/bin/python3)), as on AWS:
+    tasks that become the cluster's OS user never need the controller's virtualenv or checkout.
   - The configuration file must end with C(pcluster.yml) or C(pcluster.yaml).
 author:
   - hpc.parallelcluster maintainers (!UNKNOWN)
@@ -140,7 +141,6 @@ import fnmatch
 import json
 import os
 import re
-import sys
 
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
@@ -152,6 +152,9 @@ from ansible.utils.display import Display
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.ec2_head_nodes import head_node_records
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.image_os import OS_DEFAULT_USERS
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.image_os import default_user
+
+# The interpreter of a local head node: the host's own, which every account can run.
+HEAD_NODE_PYTHON = "/usr/bin/python3"
 
 try:
     import boto3
@@ -351,9 +354,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             "pcluster_default_user": default_user(record.get("clusterConfiguration") or {}),
         }
         if self.get_option("provider") == "local":
-            # The local head node is this machine: no SSH, and the Python that runs Ansible.
+            # The local head node is this machine, driven with its own Python as a head node on AWS is:
+            # the controller's virtualenv may sit in a folder that the cluster's users cannot read.
             host_vars["ansible_connection"] = "local"
-            host_vars["ansible_python_interpreter"] = sys.executable
+            host_vars["ansible_python_interpreter"] = HEAD_NODE_PYTHON
         else:
             host_vars.update(self._aws_host_vars(record, head_node))
         return host_vars
