@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: slurm_token
 short_description: Mint an expiring Slurm JWT for one user, for slurmrestd
-version_added: "0.2.0"
+version_added: 0.1.0
 description:
   - Runs C(scontrol token username=<user> lifespan=<seconds>) on the head node and returns the
     token, for M(hpc.parallelcluster.slurm_job) with O(hpc.parallelcluster.slurm_job#module:backend=rest)
