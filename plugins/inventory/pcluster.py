@@ -25,7 +25,7 @@ description:
   - With O(provider=local) the plugin reads the cluster records that the local provider of
     M(hpc.parallelcluster.pcluster_cluster) keeps, one JSON file per cluster in O(state_dir), each
     in the shape of C(pcluster describe-cluster). Head nodes are this machine, reached with
-    C(ansible_connection=local) and the head node's own Python (C(/usr/bin/python3)), as on AWS:
+    C(ansible_connection=local) and the head node's own Python (C(/usr/bin/python3)), as on AWS;
     tasks that become the cluster's OS user never need the controller's virtualenv or checkout.
   - The configuration file must end with C(pcluster.yml) or C(pcluster.yaml).
 author:
@@ -65,9 +65,13 @@ options:
       - Only clusters in these regions.
       - Empty (the default) means every region; with O(provider=aws) that is every region EC2's
         DescribeRegions lists for the account, as M(amazon.aws.aws_ec2) does.
+      - E(HPC_REGION) is the region the example inventories' roles use too (C(hpc_region)), so one
+        variable serves the roles, the inventory and the connection.
     type: list
     elements: str
     default: []
+    env:
+      - name: HPC_REGION
   filters:
     description:
       - With O(provider=aws), EC2 DescribeInstances filters as in M(amazon.aws.aws_ec2)
@@ -138,8 +142,6 @@ groups:
 """
 
 import fnmatch
-import json
-import os
 import re
 
 from ansible.errors import AnsibleParserError
@@ -150,6 +152,10 @@ from ansible.plugins.inventory import Constructable
 from ansible.utils.display import Display
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.ec2_head_nodes import head_node_records
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_backend import BackendError
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_backend import cluster_name_problem
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_records import RecordStore
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_records import record_problem
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.image_os import OS_DEFAULT_USERS
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.image_os import default_user
 
@@ -221,31 +227,18 @@ def matches_filters(record, filters):
 
 
 def load_local_records(state_dir):
-    """The describe-cluster records in state_dir (one <name>.json per cluster), sorted by file name."""
+    """The describe-cluster records in state_dir (one <name>.json per cluster), sorted by file name.
+
+    The local provider's own record store reads them: a file that is not a sound record (damaged,
+    a link, a name that is not a cluster name, wrongly typed fields) is skipped with a warning
+    naming it, so that it never hides the other clusters.
+    """
     try:
-        names = sorted(os.listdir(state_dir))
-    except FileNotFoundError:
-        return []
+        return RecordStore(state_dir).load_all(display.warning)
+    except BackendError as e:
+        raise AnsibleParserError(f"Cannot read the cluster records in {state_dir}: {to_native(e)}")
     except OSError as e:
         raise AnsibleParserError(f"Cannot list the cluster records in {state_dir}: {to_native(e)}")
-
-    records = []
-    for name in names:
-        path = os.path.join(state_dir, name)
-        if not name.endswith(".json") or not os.path.isfile(path):
-            continue
-        try:
-            with open(path, encoding="utf-8") as f:
-                record = json.load(f)
-        except (OSError, ValueError) as e:
-            # A record being rewritten or damaged must not hide the other clusters.
-            display.warning(f"Skipping cluster record {path}: {to_native(e)}")
-            continue
-        if not isinstance(record, dict) or not record.get("clusterName"):
-            display.warning(f"Skipping {path}: not a cluster record (no clusterName)")
-            continue
-        records.append(record)
-    return records
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -374,10 +367,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             host_vars["ansible_host"] = address
         return host_vars
 
+    def _sound(self, record):
+        """A local record from the inventory cache passes the record store's checks again."""
+        if self.get_option("provider") != "local":
+            return True
+        name = record.get("clusterName") if isinstance(record, dict) else None
+        problem = cluster_name_problem(name) or record_problem(record, name)
+        if problem:
+            display.warning(f"Skipping a cached cluster record ({problem}); refresh the inventory cache (--flush-cache)")
+        return not problem
+
     def _populate(self, records):
         strict = self.get_option("strict")
         for record in records:
-            if not self._wanted(record):
+            if not self._sound(record) or not self._wanted(record):
                 continue
             hostname = self._hostname(record)
             if not hostname:

@@ -10,6 +10,21 @@ it is talking to.
 from __future__ import annotations
 
 import abc
+import re
+
+try:
+    from pcluster.constants import PCLUSTER_NAME_MAX_LENGTH as CLUSTER_NAME_MAX_LENGTH
+    from pcluster.constants import PCLUSTER_NAME_REGEX as _PCLUSTER_NAME_REGEX
+except ImportError:  # the inventory and the info module work without aws-parallelcluster
+    CLUSTER_NAME_MAX_LENGTH = 60
+    _PCLUSTER_NAME_REGEX = r"^([a-zA-Z][a-zA-Z0-9-]{0,%d})$"
+
+# ParallelCluster's cluster name: ClusterNameValidator's pattern and length, and its API's
+# ``^[a-zA-Z][a-zA-Z0-9-]+$`` (every operation, describe and delete too) for the minimum of two.
+# fullmatch: the pattern's ``$`` alone would let a trailing newline through.
+_CLUSTER_NAME = re.compile(_PCLUSTER_NAME_REGEX % (CLUSTER_NAME_MAX_LENGTH - 1), re.ASCII)
+CLUSTER_NAME_RULE = ("2 to %d characters, letters, digits and hyphens only, starting with a letter "
+                     "(ParallelCluster's rule)" % CLUSTER_NAME_MAX_LENGTH)
 
 # ParallelCluster's clusterStatus values.
 CREATE_IN_PROGRESS = "CREATE_IN_PROGRESS"
@@ -41,7 +56,39 @@ class BackendError(Exception):
         self.details = details or {}
 
 
+class InvalidClusterName(BackendError):
+    """A cluster name ParallelCluster refuses: it never reaches a path, a user name or an API call."""
+
+
+class DamagedRecordError(BackendError):
+    """A provider's record of a cluster cannot be trusted; ``path`` is the file to remove or repair."""
+
+    def __init__(self, message, path):
+        super().__init__(message, [{"failureCode": "ClusterRecordDamaged", "failureReason": message}])
+        self.path = path
+
+
+def cluster_name_problem(name):
+    """Why ``name`` is not a ParallelCluster cluster name, or None when it is one."""
+    if not isinstance(name, str):
+        return "the cluster name must be a string, not %s" % type(name).__name__
+    if len(name) < 2 or not _CLUSTER_NAME.fullmatch(name):
+        return "invalid cluster name %r: use %s" % (name, CLUSTER_NAME_RULE)
+    return None
+
+
+def check_cluster_name(name, field="name"):
+    """Refuse a bad name before anything reads or changes; every backend method may rely on it."""
+    problem = cluster_name_problem(name)
+    if problem:
+        raise InvalidClusterName("%s: %s" % (field, problem),
+                                 [{"failureCode": "InvalidClusterName", "failureReason": problem}])
+    return name
+
+
 class ClusterBackend(abc.ABC):
+    """Every method that takes a cluster name gets one that passed ``check_cluster_name``."""
+
     provider = None
 
     @abc.abstractmethod

@@ -29,6 +29,7 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.update_plan im
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons import Daemons, DaemonError, stop_pidfile
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_fleet import Fleet, FleetError
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_records import RecordStore, created_dirs, created_user
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.network_adoption import adopt_new_subnets, subnet_ids
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_conf_include import parse_include
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_conf import (
@@ -102,6 +103,7 @@ class LocalClusterBackend(cb.ClusterBackend):
         """``run`` is AnsibleModule.run_command; ``instance_types(names)`` and the S3 client come from the AWS API."""
         self.warn = warn
         self.paths = paths or LocalPaths()
+        self.records = RecordStore(self.paths.clusters)
         self.run = run
         self.instance_types = instance_types
         self.s3_client_factory = s3_client_factory
@@ -114,28 +116,27 @@ class LocalClusterBackend(cb.ClusterBackend):
         self.daemons = Daemons(self.paths, run, self.env)
 
     # records -------------------------------------------------------------------------------
+    # The store (local_records) refuses a bad name and raises DamagedRecordError for a damaged record.
     def _load_record(self, name):
-        try:
-            with open(self.paths.record(name)) as handle:
-                return json.load(handle)
-        except FileNotFoundError:
-            return None
+        return self.records.load(name)
 
     def _save_record(self, record):
-        os.makedirs(self.paths.clusters, mode=0o755, exist_ok=True)
         record["lastUpdatedTime"] = _now()
-        _write(self.paths.record(record["clusterName"]), json.dumps(record, indent=2, sort_keys=True) + "\n", 0o644)
+        self.records.save(record)
+
+    def _warn(self, message):
+        if self.warn:
+            self.warn(message)
 
     def list_clusters(self):
-        if not os.path.isdir(self.paths.clusters):
-            return []
-        names = sorted(f[:-5] for f in os.listdir(self.paths.clusters) if f.endswith(".json"))
-        return [d for d in (self.describe(n) for n in names) if d]
+        """Clusters with a sound record; a damaged record is skipped with a warning naming its file."""
+        return [self._with_head_state(record) for record in self.records.load_all(self._warn)]
 
     def describe(self, name):
         record = self._load_record(name)
-        if record is None:
-            return None
+        return None if record is None else self._with_head_state(record)
+
+    def _with_head_state(self, record):
         up = self.daemons.slurmctld_ok() if record["clusterStatus"] in cb.STABLE_STATUSES else False
         record["headNode"]["state"] = "running" if up else "stopped"
         return record
@@ -602,7 +603,10 @@ class LocalClusterBackend(cb.ClusterBackend):
 
     # delete --------------------------------------------------------------------------------
     def delete(self, name):
-        record = self._load_record(name)
+        try:
+            record = self._load_record(name)
+        except cb.DamagedRecordError as exc:
+            return self._delete_damaged(name, exc)
         if record is None:
             return False
         record.update({"clusterStatus": cb.DELETE_IN_PROGRESS, "cloudformationStackStatus": cb.DELETE_IN_PROGRESS})
@@ -612,10 +616,15 @@ class LocalClusterBackend(cb.ClusterBackend):
         self._power_down_all()
         self.daemons.stop_mariadb()
         self.daemons.stop_munge()
-        local = record.get("local", {})
-        for mount in local.get("createdDirs", []):
+        # What the record says the cluster created is data from a file: only what passes local_records goes.
+        mounts, refused = created_dirs(record)
+        user, user_problem = created_user(record)
+        for mount, why in refused:
+            self._warn("cluster %s: left %r (%s); remove it by hand if the cluster made it" % (name, mount, why))
+        if user_problem:
+            self._warn("cluster %s: no user removed, %s" % (name, user_problem))
+        for mount in mounts:
             shutil.rmtree(mount, ignore_errors=True)
-        user = local.get("createdUser")
         if user:
             self.run(["userdel", "--remove", user])
         if os.path.islink(p.etc_slurm_link) and os.readlink(p.etc_slurm_link) == p.slurm_conf:
@@ -629,7 +638,7 @@ class LocalClusterBackend(cb.ClusterBackend):
                 shutil.rmtree(path, ignore_errors=True)
             elif os.path.exists(path):
                 os.unlink(path)
-        os.unlink(p.record(name))
+        self.records.remove(name)
         # Parents we made are removed once empty; a directory holding anything else stays.
         for path in (p.clusters, p.state, os.path.dirname(p.slurm_etc), os.path.dirname(p.node_package)):
             try:
@@ -637,6 +646,29 @@ class LocalClusterBackend(cb.ClusterBackend):
             except OSError:
                 pass
         return True
+
+    def _delete_damaged(self, name, exc):
+        """Delete a cluster whose record is damaged. When another cluster has a sound record, the
+        head node's daemons and folders are that cluster's: only the damaged record goes. Otherwise
+        the record is replaced by one that names nothing the file said and the delete runs on it, so
+        it removes what the provider's own layout names; folders and users only the record named stay."""
+        others = [r["clusterName"] for r in self.records.load_all(lambda message: None) if r["clusterName"] != name]
+        try:
+            if others:
+                self.records.remove(name)
+                self._warn("%s. It was removed; nothing else was touched: the head node's daemons and folders "
+                           "belong to cluster %s" % (exc, others[0]))
+                return True
+            self.records.remove(name)
+            self.records.save({"clusterName": name, "clusterStatus": cb.DELETE_IN_PROGRESS, "headNode": {},
+                               "clusterConfiguration": {}, "lastUpdatedTime": _now()})
+        except OSError as error:
+            raise cb.BackendError("%s. It could not be removed (%s): remove %s by hand, then delete the cluster again"
+                                  % (exc, error.strerror, exc.path))
+        self._warn("%s. The cluster is deleted from the provider's own layout; shared storage folders and the "
+                   "default user that only the record named were left: remove them by hand if the cluster made them"
+                   % exc)
+        return self.delete(name)
 
     def _power_down_all(self):
         """Every node's slurmd and namespace, then the bridge: what terminating the fleet does."""

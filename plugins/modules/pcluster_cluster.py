@@ -41,7 +41,9 @@ options:
   name:
     description:
       - Name of the cluster.
-      - ParallelCluster's rule applies; it starts with a letter and holds letters, digits and hyphens.
+      - ParallelCluster's rule applies with every O(state) - 2 to 60 characters, letters, digits and
+        hyphens only, starting with a letter (at most 40 when the cluster runs Slurm accounting, as
+        the local provider always does). Any other name is refused before anything is read or changed.
     type: str
     required: true
     aliases: [cluster_name]
@@ -354,7 +356,13 @@ def _describe_quietly(backend, name):
 
 
 def _absent(module, backend, name):
-    current = backend.describe_settled(name)
+    try:
+        current = backend.describe_settled(name)
+    except cb.DamagedRecordError as exc:
+        # The delete still cleans up what it can and warns about what it leaves.
+        if module.check_mode:
+            module.warn(str(exc))
+        current = {}
     if current is None:
         module.exit_json(changed=False, cluster={})
     diff = {"before": _yaml(current.get("clusterConfiguration")), "after": "",
@@ -426,6 +434,10 @@ def main():
     if not HAS_PCLUSTER:
         module.fail_json(msg=missing_required_lib("aws-parallelcluster"), exception=PCLUSTER_IMPORT_ERROR)
     name = module.params["name"]
+    try:
+        cb.check_cluster_name(name)
+    except cb.InvalidClusterName as exc:
+        module.fail_json(msg="%s; nothing was read or changed" % exc, failures=exc.failures)
     backend = cluster_backend(module)
     try:
         if module.params["state"] == "absent":
@@ -442,7 +454,7 @@ def main():
     except cb.BackendError as exc:
         module.fail_json(msg=str(exc), failures=exc.failures, cluster=_describe_quietly(backend, name), **exc.details)
     except DaemonError as exc:
-        module.fail_json(msg=str(exc), cluster=backend.describe(name) or {})
+        module.fail_json(msg=str(exc), cluster=_describe_quietly(backend, name))
 
 
 if __name__ == "__main__":

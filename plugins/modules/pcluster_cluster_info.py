@@ -21,6 +21,8 @@ options:
   name:
     description:
       - Name of the cluster to describe. Without it, every cluster is listed.
+      - ParallelCluster's rule applies - 2 to 60 characters, letters, digits and hyphens only,
+        starting with a letter; any other name is refused before anything is read.
     type: str
     aliases: [cluster_name]
   provider:
@@ -114,8 +116,10 @@ def main():
     )
     name = module.params["name"]
     try:
+        if name is not None:
+            cb.check_cluster_name(name)
         backend = cluster_backend(module)
-        if name:
+        if name is not None:
             cluster = backend.describe(name) or {}
             module.exit_json(changed=False, cluster=cluster, exists=bool(cluster))
         wanted = module.params["cluster_status"]

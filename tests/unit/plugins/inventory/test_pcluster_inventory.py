@@ -89,11 +89,11 @@ def test_empty_state_dir_gives_empty_inventory(tmp_path, state_dir):
 
 
 def test_head_node_groups(tmp_path, state_dir):
-    write_records(state_dir, record("hpc-cluster"), record("other.cluster-2"))
+    write_records(state_dir, record("hpc-cluster"), record("Other-cluster-2"))
     inventory = parse(tmp_path, state_dir)
-    assert hosts_of(inventory, "head_nodes") == ["hpc-cluster-head", "other.cluster-2-head"]
+    assert hosts_of(inventory, "head_nodes") == ["Other-cluster-2-head", "hpc-cluster-head"]
     assert hosts_of(inventory, "cluster_hpc_cluster") == ["hpc-cluster-head"]
-    assert hosts_of(inventory, "cluster_other_cluster_2") == ["other.cluster-2-head"]
+    assert hosts_of(inventory, "cluster_Other_cluster_2") == ["Other-cluster-2-head"]
 
 
 def test_host_vars(tmp_path, state_dir):
@@ -116,7 +116,7 @@ def test_host_vars(tmp_path, state_dir):
 
 
 def test_queues_without_configuration(tmp_path, state_dir):
-    write_records(state_dir, record(clusterConfiguration=None))
+    write_records(state_dir, record(clusterConfiguration={"Region": "us-east-1"}))
     inventory = parse(tmp_path, state_dir)
     assert inventory.get_host("hpc-cluster-head").vars["pcluster_queues"] == []
 
@@ -159,6 +159,83 @@ def test_bad_records_are_skipped_with_a_warning(tmp_path, state_dir, capsys):
     err = capsys.readouterr().err
     assert "broken.json" in err
     assert "list.json" in err
+
+
+def _without(key):
+    result = record("victim")
+    del result[key]
+    return result
+
+
+# Records that the local provider's store refuses, with what the warning says about each.
+DAMAGED_RECORDS = [
+    pytest.param('{"clusterName": "victim", "clusterSta', "not complete JSON", id="truncated"),
+    pytest.param("", "it is empty", id="empty-file"),
+    pytest.param("[1, 2]", "not a JSON object", id="list"),
+    pytest.param(record("victim", clusterName=7), "clusterName is a number", id="name-number"),
+    pytest.param(record("victim", clusterName=["victim"]), "clusterName is an array", id="name-list"),
+    pytest.param(record("victim", clusterName={"n": 1}), "clusterName is an object", id="name-object"),
+    pytest.param(record("victim", clusterName=True), "clusterName is a boolean", id="name-bool"),
+    pytest.param(record("intruder"), "is not its file name", id="name-differs"),
+    pytest.param(record("victim", clusterStatus=["CREATE_COMPLETE"]), "clusterStatus is an array", id="status-list"),
+    pytest.param(record("victim", headNode="running"), "headNode is a string", id="headnode-string"),
+    pytest.param(record("victim", headNode__state=1), "headNode.state is a number", id="state-number"),
+    pytest.param(record("victim", clusterConfiguration=["x"]), "clusterConfiguration is an array", id="config-list"),
+    pytest.param(record("victim", clusterConfiguration={"Image": ["alinux2"]}), "Image is an array", id="image-list"),
+    pytest.param(record("victim", region=["us-east-1"]), "region is an array", id="region-list"),
+    pytest.param(_without("clusterName"), "clusterName is missing", id="missing-name"),
+    pytest.param(_without("headNode"), "headNode is missing", id="missing-headnode"),
+    pytest.param(_without("clusterConfiguration"), "clusterConfiguration is missing", id="missing-config"),
+]
+
+
+@pytest.mark.parametrize("content, says", DAMAGED_RECORDS)
+def test_damaged_record_is_skipped_with_a_warning_naming_the_file(tmp_path, state_dir, capsys, content, says):
+    write_records(state_dir, record("good"))
+    path = state_dir / "victim.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    inventory = parse(tmp_path, state_dir)
+    assert hosts_of(inventory, "head_nodes") == ["good-head"]
+    err = " ".join(capsys.readouterr().err.split())
+    assert str(path) in err and says in err and "remove or repair" in err
+
+
+def test_symlinked_record_is_not_followed(tmp_path, state_dir, capsys):
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text(json.dumps(record("victim")))
+    os.symlink(str(elsewhere), str(state_dir / "victim.json"))
+    write_records(state_dir, record("good"))
+    assert hosts_of(parse(tmp_path, state_dir), "head_nodes") == ["good-head"]
+    assert "symbolic link" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("file_name", ["other.cluster-2", "1st", "under_score", "x"])
+def test_record_whose_file_name_is_not_a_cluster_name_is_skipped(tmp_path, state_dir, capsys, file_name):
+    write_records(state_dir, record("good"), record(file_name))
+    assert hosts_of(parse(tmp_path, state_dir), "head_nodes") == ["good-head"]
+    assert "not a cluster name" in capsys.readouterr().err
+
+
+def test_state_dir_writable_by_others_is_refused(tmp_path, state_dir):
+    write_records(state_dir, record("good"))
+    os.chmod(str(state_dir), 0o777)
+    with pytest.raises(AnsibleError, match="only root may write there"):
+        parse(tmp_path, state_dir)
+
+
+def test_damaged_cached_record_is_skipped(tmp_path, state_dir, capsys):
+    write_records(state_dir, record("good"), record("second"))
+    options = {"cache": True, "cache_plugin": "ansible.builtin.jsonfile", "cache_connection": str(tmp_path / "cache")}
+    parse(tmp_path, state_dir, **options)
+    for cached in (tmp_path / "cache").iterdir():
+        data = json.loads(cached.read_text())
+        records = json.loads(data["__payload__"])
+        records[1]["clusterName"] = 7
+        data["__payload__"] = json.dumps(records)
+        cached.write_text(json.dumps(data))
+    inventory = parse(tmp_path, state_dir, refresh=False, **options)
+    assert hosts_of(inventory, "head_nodes") == ["good-head"]
+    assert "cached cluster record" in capsys.readouterr().err
 
 
 def test_compose_keyed_groups_and_groups(tmp_path, state_dir):
