@@ -2,19 +2,28 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The ParallelCluster cluster configuration: loading, validation and defaults.
 
-Validation first runs aws-parallelcluster's own marshmallow schema, which needs no AWS call, so
-that both providers accept exactly the YAML that ``pcluster create-cluster`` accepts. pcluster
-performs its remaining checks as validators at create time, mixed with validators that call AWS;
-the offline ones that matter for the Slurm layout are repeated here, so that a bad config fails
-before anything is created, with every problem listed under its field path.
+Validation first refuses input that would crash or mislead what reads it (config_input), then
+runs aws-parallelcluster's own marshmallow schema, which needs no AWS call, so that both providers
+accept exactly the YAML that ``pcluster create-cluster`` accepts. pcluster performs its remaining
+checks as validators at create time, mixed with validators that call AWS; the offline ones are run
+as pcluster runs them (pcluster_offline_validators) or, for the Slurm layout, repeated here, so
+that a bad config fails before anything is created, with every problem listed under its field path.
+The local provider turns each shared storage MountDir into a world-writable folder on this
+machine, so it also refuses folders that belong to the system or to the cluster.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import posixpath
 import re
 import traceback
+
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import config_input
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import pcluster_offline_validators as offline
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import slurm_conf_include
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
 
 try:
     import yaml
@@ -64,6 +73,10 @@ DEFAULT_STATIC_NODE_PRIORITY = 1
 DEFAULT_DYNAMIC_NODE_PRIORITY = 1000
 DEFAULT_COMPUTE_NODE_BOOTSTRAP_TIMEOUT = 2100
 
+# The most nodes one Slurm hostlist range holds (hostlist.c MAX_RANGE): the static and the dynamic
+# nodes of a compute resource are each one range, q-st-cr-[1-MinCount] and q-dy-cr-[1-(MaxCount - MinCount)].
+MAX_SLURM_NODE_RANGE = 64 * 1024
+
 # The longest node name Slurm and Linux accept: MAX_SLURM_NAME and HOST_NAME_MAX are 64 bytes
 # including the terminating NUL, and a node name becomes the compute node's host name.
 MAX_NODE_NAME_LENGTH = 63
@@ -78,11 +91,16 @@ _DENY_HINTS = {
 }
 
 
+def _printable(text):
+    """``text`` with control characters spelt as escapes: a bad key or value must not break the report's lines."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda match: repr(match.group())[1:-1], str(text))
+
+
 class ClusterConfigError(Exception):
     """Every problem found in a cluster config, as ``(field, message)`` pairs."""
 
     def __init__(self, errors):
-        self.errors = [(str(field), str(message)) for field, message in errors]
+        self.errors = [(_printable(field), _printable(message)) for field, message in errors]
         super().__init__(str(self))
 
     def __str__(self):
@@ -134,6 +152,13 @@ def _parse_yaml(text, source, field):
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # nosec B506: a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ClusterConfigError([(field, _yaml_error_message(source, exc))]) from None
+    except RecursionError:
+        raise ClusterConfigError([(field, "%s is nested deeper than a YAML reader can follow; a ParallelCluster "
+                                          "configuration nests about ten levels, so remove the extra levels"
+                                   % source)]) from None
+    shape = config_input.shape_errors(data, field)
+    if shape:
+        raise ClusterConfigError([(f, "%s: %s" % (source, m)) for f, m in shape])
     if data is None:
         raise ClusterConfigError([(field, "%s is empty; it must hold a ParallelCluster cluster configuration" % source)])
     if not isinstance(data, dict):
@@ -162,6 +187,9 @@ def load_cluster_config(config=None, config_file=None):
     if not isinstance(config, dict):
         raise ClusterConfigError([("config", "must be a mapping (Region, Image, HeadNode, Scheduling, ...), not a %s"
                                    % type(config).__name__)])
+    shape = config_input.shape_errors(config)
+    if shape:
+        raise ClusterConfigError(shape)
     return copy.deepcopy(config)
 
 
@@ -362,24 +390,98 @@ def _schema_input(config):
 
 
 def _run_schema(config, cluster_name, region, errors):
-    """Add the schema's errors; return the exception if the schema crashed instead of reporting."""
+    """Add the schema's errors; return ``(loaded config, None)``, or ``(None, exception)`` if the schema crashed."""
     saved = os.environ.get("AWS_DEFAULT_REGION")
     os.environ["AWS_DEFAULT_REGION"] = region
     try:
-        _ClusterSchema(cluster_name=cluster_name).load(_schema_input(config))
+        return _ClusterSchema(cluster_name=cluster_name).load(_schema_input(config)), None
     except _SchemaValidationError as exc:
         for field, message in _flatten_schema_messages(exc.messages):
             errors.add(field, _schema_message(message))
     except Exception as exc:  # pylint: disable=broad-except
         # The schema's post_load hooks build pcluster objects and can fail on shapes that its
         # field validation let through.
-        return exc
+        return None, exc
     finally:
         if saved is None:
             os.environ.pop("AWS_DEFAULT_REGION", None)
         else:
             os.environ["AWS_DEFAULT_REGION"] = saved
+    return None, None
+
+
+def _add_new_fields(found, errors):
+    """Add findings for fields not already reported (one verdict per field, the first check's words)."""
+    reported = {field for field, dummy in errors.errors}
+    for field, message in found:
+        if field not in reported:
+            errors.add(field, message)
+
+
+# ---------------------------------------------------------------- shared storage on this machine
+
+# The local provider creates each MountDir on the head node and makes it world-writable (1777),
+# so a folder the system, Slurm or the provider itself owns must never be one, nor lie under one.
+# ParallelCluster refuses some of them as the mount point itself (SharedStorageMountDirValidator);
+# on a real head node the shared file system is mounted over the folder, which changes nothing
+# beneath it, so pcluster has no reason to refuse what lies under them.
+_SYSTEM_FOLDERS = ("/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/lost+found",
+                   "/proc", "/root", "/run", "/sbin", "/snap", "/sys", "/tmp", "/usr", "/var",
+                   "/opt/slurm", "/opt/parallelcluster", "/opt/intel")
+_SYSTEM_MOUNT_POINTS = ("/", "/opt", "/mnt", "/media", "/srv")
+
+
+def _protected_folders():
+    paths = LocalPaths()
+    own = (paths.slurm_etc, paths.node_package, paths.state, paths.spool, paths.run, paths.log,
+           os.path.dirname(paths.etc_slurm_link))
+    return tuple(sorted(set(_SYSTEM_FOLDERS + own)))
+
+
+def _local_mount_dir_problem(mount_dir):
+    """Why the local provider must not make ``mount_dir`` a world-writable folder, or None."""
+    if not mount_dir.startswith("/"):
+        return ("the local provider would create '%s' relative to its working directory; write it as an absolute "
+                "path such as '/%s' (ParallelCluster reads it that way)" % (mount_dir, mount_dir))
+    normal = posixpath.normpath(mount_dir)
+    if normal != mount_dir:
+        return "write the path in its plain form '%s' (no '.', '..', repeated or trailing '/')" % normal
+    if mount_dir in _SYSTEM_MOUNT_POINTS:
+        return ("%s is a system folder; the local provider makes a mount directory world-writable (mode 1777), so "
+                "choose a folder of its own such as /shared" % mount_dir)
+    for folder in _protected_folders():
+        if mount_dir == folder or mount_dir.startswith(folder + "/"):
+            where = mount_dir if mount_dir == folder else "%s is under %s, which" % (mount_dir, folder)
+            return ("%s belongs to the system or to the cluster itself; the local provider makes a mount directory "
+                    "world-writable (mode 1777), so choose a folder of its own such as /shared" % where)
+    real = os.path.realpath(mount_dir)
+    if real != mount_dir:
+        return ("%s leads through a symbolic link to %s; the local provider would change the folder the link points "
+                "to, so name a real folder" % (mount_dir, real))
     return None
+
+
+def _check_shared_storage(config, provider, errors):
+    """The project's own MountDir rules for what the local provider turns into a folder on this machine."""
+    if provider != "local":
+        return
+    items = _as_list(config.get("SharedStorage"))
+    mount_dirs = [_as_dict(storage).get("MountDir") for storage in items]
+    for index, mount_dir in enumerate(mount_dirs):
+        field = "SharedStorage[%d].MountDir" % index
+        if isinstance(mount_dir, str) and mount_dir and not errors.has_field(field):
+            problem = _local_mount_dir_problem(mount_dir)
+            if problem:
+                errors.add(field, problem)
+    # ParallelCluster means to refuse nested mount dirs (OverlappingMountDirValidator) but 3.15 hands
+    # it the storage names. Here one would be a folder inside a world-writable one, which any user
+    # could have replaced with a link before the provider creates it.
+    for index, others in offline.overlapping_mount_dirs(mount_dirs).items():
+        field = "SharedStorage[%d].MountDir" % index
+        if not errors.has_field(field):
+            errors.add(field, "%s overlaps %s; the local provider makes each MountDir world-writable, so a nested one "
+                              "could be replaced by any user before it is created; use folders side by side such as "
+                              "/shared and /fsx" % (mount_dirs[index], ", ".join(others)))
 
 
 def _check_cluster_name(cluster_name, accounting, errors):
@@ -436,12 +538,16 @@ def _check_custom_settings(settings, field, level, deny, errors, multi_key_entri
                                                    "CustomSlurmSettings at %s level; remove it%s"
                            % (key, level, "; " + hint if hint else ""))
     for key, value in settings.items():
-        if not isinstance(key, str) or not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", key):
-            errors.add("%s.%s" % (field, key), "'%s' is not a Slurm parameter name; use the parameter's name as in "
-                                               "slurm.conf" % key)
-        elif isinstance(value, (dict, list)) or "\n" in str(value) or "\r" in str(value):
-            errors.add("%s.%s" % (field, key), "the value of '%s' must be a single-line scalar, as it is written to "
-                                               "slurm.conf as %s=<value>" % (key, key))
+        if isinstance(value, (list, tuple)):
+            # The Slurm layout writes a value as str(value): a list would land as "['a', 'b']".
+            problem = ("the value of %s must be a single-line scalar, as it is written to slurm.conf as %s=<value>; "
+                       "for several items write them comma-separated in one string" % (key, key))
+        elif value is None:
+            problem = "%s has no value; give it one or remove the key" % key
+        else:
+            problem = slurm_conf_include.setting_problem(key, value)
+        if problem and not errors.has_field("%s.%s" % (field, key)):
+            errors.add("%s.%s" % (field, key), problem)
 
 
 def _check_slurm_settings(config, accounting, errors):
@@ -503,7 +609,15 @@ def _check_compute_resource(queue_name, cr, field, errors):
     _check_name(field + ".Name", cr.get("Name"), "compute resource", errors)
     min_count = cr.get("MinCount", DEFAULT_MIN_COUNT)
     max_count = cr.get("MaxCount", DEFAULT_MAX_COUNT)
-    if _is_int(min_count) and _is_int(max_count) and max_count < min_count:
+    if errors.has_field(field + ".MinCount") or errors.has_field(field + ".MaxCount"):
+        pass
+    elif _is_int(min_count) and _is_int(max_count) and max(min_count, max_count - min_count) > MAX_SLURM_NODE_RANGE:
+        which, count = (("MinCount", min_count) if min_count > MAX_SLURM_NODE_RANGE
+                        else ("MaxCount", max_count - min_count))
+        errors.add(field + "." + which, "%d %s nodes: Slurm reads a node range of at most %d nodes "
+                                        "(hostlist.c MAX_RANGE); lower %s"
+                   % (count, "static" if which == "MinCount" else "dynamic", MAX_SLURM_NODE_RANGE, which))
+    elif _is_int(min_count) and _is_int(max_count) and max_count < min_count:
         errors.add(field + ".MaxCount", "MaxCount (%d) is lower than MinCount (%d); set MaxCount to at least %d"
                    % (max_count, min_count, min_count))
     elif (isinstance(queue_name, str) and isinstance(cr.get("Name"), str)
@@ -541,13 +655,23 @@ def validate_cluster_config(config, cluster_name, provider="local", region=None,
         errors.add("config", "must be a mapping (Region, Image, HeadNode, Scheduling, ...), not a %s"
                    % type(config).__name__)
         raise ClusterConfigError(errors.errors)
+    shape = config_input.shape_errors(config)
+    if shape:
+        raise ClusterConfigError(shape)
+    for field, message in config_input.control_character_errors(config):
+        errors.add(field, message)
     if accounting is None:
         accounting = accounting_configured(config)
     config_region = config.get("Region")
-    if not isinstance(config_region, str) or not config_region:
+    if not isinstance(config_region, str) or not config_region or errors.has_field("Region"):
         config_region = region or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
 
-    crash = _run_schema(config, cluster_name, config_region, errors)
+    loaded, crash = _run_schema(config, cluster_name, config_region, errors)
+    if crash is None:
+        _add_new_fields(config_input.scalar_type_errors(_ClusterSchema(cluster_name=cluster_name), config), errors)
+    if loaded is not None:
+        _add_new_fields(offline.shared_storage_findings(loaded, _as_list(config.get("SharedStorage"))), errors)
+    _check_shared_storage(config, provider, errors)
     _check_cluster_name(cluster_name, accounting, errors)
     scheduler = _as_dict(config.get("Scheduling")).get("Scheduler")
     if provider == "local" and scheduler != "slurm" and not errors.has_field("Scheduling.Scheduler"):
@@ -555,6 +679,8 @@ def validate_cluster_config(config, cluster_name, provider="local", region=None,
                    % (scheduler,))
     _check_slurm_settings(config, accounting, errors)
     _check_queues(config, errors)
+    if loaded is not None:
+        _add_new_fields(offline.compute_resource_findings(loaded), errors)
     if crash is not None and not errors.errors:
         errors.add("config", "aws-parallelcluster could not load this configuration (%s: %s); compare it with the "
                              "ParallelCluster %s cluster configuration reference"

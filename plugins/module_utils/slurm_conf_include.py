@@ -26,7 +26,11 @@ RESTART_SLURMD = frozenset(k.lower() for k in (
     "AuthType", "CoreSpecPlugin", "GresTypes", "PluginDir", "SelectType", "SwitchType",
 ))
 
-_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+# slurm.conf(5) parameter names: letters and digits (Slurm's parser would also take "_" and ".").
+_KEY = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+# What Slurm's parser (parse_config.c, keyvalue_pattern) reads as the start of another setting.
+_ANOTHER_SETTING = re.compile(r"\s([A-Za-z0-9_.]+)\s*[-*+/]?=")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class SettingsError(ValueError):
@@ -46,18 +50,72 @@ def format_value(value):
     return str(value)
 
 
+def printable(text):
+    """``text`` with control characters spelt as escapes, for messages that name a bad key."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], str(text))
+
+
+def key_problem(key):
+    """Why ``key`` cannot be written as a slurm.conf parameter name, or None."""
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        return ("%r is not a slurm.conf parameter name; use the parameter's name as slurm.conf(5) spells it "
+                "(letters and digits)" % (key,))
+    return None
+
+
+def value_problem(key, text):
+    """Why ``text`` cannot be written as ``key=<text>`` on a slurm.conf line, or None.
+
+    Slurm's parser ends an unquoted value at the first blank and reads what follows as more
+    ``Name=Value`` settings, stops the line at ``#``, and reads ``\\`` as an escape or, at the end,
+    as a line continuation. A value that could be read as anything but itself is refused.
+    """
+    control = _CONTROL.search(text)
+    if control:
+        return ("the value of %s contains the control character %r; slurm.conf is read line by line, so remove it"
+                % (key, control.group()))
+    if text == "":
+        return "the value of %s is empty; give a value or remove %s" % (key, key)
+    another = _ANOTHER_SETTING.search(text)
+    if another:
+        name = another.group(1)
+        return ("the value of %s contains '%s=', which slurm.conf would read as a second setting (%s); give %s "
+                "a single value and set other parameters as keys of their own" % (key, name, name, key))
+    if re.search(r"\s", text) and not re.fullmatch(r'"[^"]*"', text):
+        return ("the value of %s contains blanks: slurm.conf ends an unquoted value at the first blank and reads the "
+                "rest as more settings; remove the blanks or write the whole value in double quotes (no quote inside)"
+                % key)
+    if "#" in text:
+        return "the value of %s contains '#', where slurm.conf starts a comment; remove it" % key
+    if "\\" in text:
+        return ("the value of %s contains '\\', which slurm.conf reads as an escape or a line continuation; "
+                "remove it" % key)
+    return None
+
+
+def setting_problem(key, value):
+    """Why ``key: value`` cannot be written as one slurm.conf setting, or None (both checked, key first)."""
+    problem = key_problem(key)
+    if problem:
+        return problem
+    if value is None or isinstance(value, dict) or (
+            isinstance(value, (list, tuple)) and any(isinstance(v, (dict, list, tuple)) or v is None for v in value)):
+        return ("the value of %s must be a single-line scalar or a list of scalars, as it is written to slurm.conf as "
+                "%s=<value>" % (key, key))
+    return value_problem(key, format_value(value))
+
+
 def check_settings(settings, denied=()):
-    """Refuse keys that are not slurm.conf parameter names, multi-line values and denied keys."""
+    """Refuse keys that are not slurm.conf parameter names, values Slurm would read otherwise, and denied keys."""
     denied = {d.lower() for d in denied}
     errors = []
     for key, value in settings.items():
-        if not _KEY.match(str(key)):
-            errors.append((key, "not a slurm.conf parameter name (letters and digits, as in slurm.conf)"))
-        elif str(key).lower() in denied:
+        problem = setting_problem(key, value)
+        if problem:
+            errors.append((key, problem))
+        elif key.lower() in denied:
             errors.append((key, "ParallelCluster manages this setting (its CustomSlurmSettings deny list); remove it, "
                                 "or change it through the cluster configuration (for example ScaledownIdletime)"))
-        elif isinstance(value, dict) or value is None or "\n" in format_value(value):
-            errors.append((key, "the value must be a single-line scalar or a list"))
     if errors:
         raise SettingsError(errors)
 

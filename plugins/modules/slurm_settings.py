@@ -30,7 +30,10 @@ options:
     description:
       - slurm.conf parameters and their values. Lists are joined with commas, booleans become
         V(YES)/V(NO).
-      - Keys are slurm.conf parameter names (letters and digits); values are single-line.
+      - Keys are slurm.conf parameter names (letters and digits). A value must read back as itself on a
+        slurm.conf line, so it holds no control character, C(#) or C(\), is not empty, and has no blank
+        unless written whole in double quotes; a blank followed by C(Name=) (a second setting) is
+        refused even then. Every problem is reported, naming C(settings.<key>), before anything changes.
     type: dict
     default: {}
   state:
@@ -228,7 +231,7 @@ def main():
     try:
         sci.check_settings(settings, params["denied"])
     except sci.SettingsError as exc:
-        errors = [{"field": "settings.%s" % key, "message": message} for key, message in exc.errors]
+        errors = [{"field": "settings.%s" % sci.printable(key), "message": message} for key, message in exc.errors]
         module.fail_json(msg="invalid Slurm settings, nothing was changed:\n%s"
                          % "\n".join("%(field)s: %(message)s" % e for e in errors), errors=errors)
     conf_text = _read(params["slurm_conf"])

@@ -278,17 +278,27 @@ def test_queue_and_compute_resource_name_rules(name, why):
     assert CR + ".Name" in fields_of(errors_of(config))
 
 
-def test_node_names_longer_than_slurm_allows():
+def test_node_ranges_longer_than_slurm_reads():
+    config = valid_recipe()
+    cr = config["Scheduling"]["SlurmQueues"][0]["ComputeResources"][0]
+    cr.update(MinCount=0, MaxCount=65537)
+    errors = errors_of(config)
+    assert fields_of(errors) == [CR + ".MaxCount"]
+    assert "65537 dynamic nodes" in errors[0][1] and "at most 65536" in errors[0][1]
+    cr.update(MinCount=65537, MaxCount=65537)
+    assert fields_of(errors_of(config)) == [CR + ".MinCount"]
+    cr.update(MinCount=10 ** 9, MaxCount=10 ** 9)
+    assert fields_of(errors_of(config)) == [CR + ".MinCount"]
+    cr.update(MinCount=65536, MaxCount=131072)
+    validate_cluster_config(config, "hpc")
+
+
+def test_the_longest_names_and_ranges_fit_slurms_node_names():
     config = valid_recipe()
     queue = config["Scheduling"]["SlurmQueues"][0]
     queue["Name"] = "q" * 25
-    queue["ComputeResources"][0].update(Name="c" * 25, MaxCount=10 ** 9)
-    errors = errors_of(config)
-    assert fields_of(errors) == [CR + ".Name"]
-    assert "65 characters" in errors[0][1]
-    assert "63" in errors[0][1]
-    queue["ComputeResources"][0]["MaxCount"] = 10 ** 7
-    validate_cluster_config(config, "hpc")  # 63 characters: the longest name allowed
+    queue["ComputeResources"][0].update(Name="c" * 25, MinCount=65536, MaxCount=131072)
+    validate_cluster_config(config, "hpc")  # q-dy-c-65536: 60 characters, below the 63 allowed
 
 
 def test_local_provider_runs_slurm_only():

@@ -91,5 +91,6 @@ def test_the_aws_inventorys_cluster_config_validates():
         template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(handle.read())
     text = template.render(hpc_region="us-east-1", hpc_public_subnet_id="subnet-1234567890abcdef0",
                            hpc_private_subnet_id="subnet-0abcdef1234567890", hpc_key_name="hpc-key",
-                           hpc_s3_bucket="hpc-data-123456789012")
+                           hpc_s3_bucket="hpc-data-123456789012", hpc_security_group_id="sg-0123456789abcdef0",
+                           hpc_vpc_cidr="10.0.0.0/16")
     validate_cluster_config(yaml.safe_load(text), "hpc-cluster", provider="aws")
