@@ -75,14 +75,13 @@ def build_options(params):
         args.append("--exclusive")
     if params.get("idempotency_key"):
         args.append("--comment=" + encode_key(params["idempotency_key"]))
-    if params.get("env"):
-        args.append("--export=ALL")
     args += list(params.get("extra_args") or [])
     return args
 
 
 def job_environment(env):
-    """The env parameter as process environment for sbatch (which exports it to the job)."""
+    """The env parameter as the variables the job gets on top of the submitting environment (never
+    sbatch's own environment: see SlurmCLI.submit)."""
     out = {}
     for name, value in (env or {}).items():
         if not ENV_NAME.match(name):

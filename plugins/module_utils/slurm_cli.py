@@ -11,8 +11,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import os
 import re
+import shutil
+import tempfile
 
 DEFAULT_SLURM_CONF = "/opt/slurm/etc/slurm.conf"
 
@@ -86,12 +89,23 @@ def parse_submit(stdout):
     return job_id
 
 
+def output_lines(stdout, continues=None):
+    """Lines of Slurm's output, split at newlines only (str.splitlines() also breaks at characters a
+    job name may hold); a line for which ``continues(next_line, line_so_far)`` is true is joined to
+    the one before it, as a value with a newline in it (a job name set with sbatch directly)."""
+    lines = []
+    for line in (stdout or "").split("\n"):
+        if lines and continues and continues(line, lines[-1]):
+            lines[-1] += "\n" + line
+        else:
+            lines.append(line)
+    return [line for line in lines if line.strip()]
+
+
 def parse_delimited(stdout, fields, sep=SEP):
     """Rows of SEP-separated values (squeue/sacct output) as dicts keyed by ``fields``."""
     rows = []
-    for line in (stdout or "").splitlines():
-        if not line.strip():
-            continue
+    for line in output_lines(stdout, lambda _line, before: before.strip() and before.count(sep) < len(fields) - 1):
         values = line.split(sep)
         if len(values) != len(fields):
             raise SlurmError("unexpected line (%d fields, wanted %d): %r" % (len(values), len(fields), line))
@@ -129,6 +143,29 @@ def null(value):
     return value
 
 
+@contextlib.contextmanager
+def bare_environment():
+    """Empties os.environ for the duration: run_command starts every command from os.environ, and
+    sbatch must run with only what the module passes it."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def export_file_content(job_env, base=None):
+    """sbatch's --export-file content: NUL-separated NAME=value entries, the submitting
+    environment (``base``, os.environ's by default) with ``job_env`` on top."""
+    entries = dict(os.environb if base is None else
+                   ((k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape")) for k, v in base.items()))
+    for name, value in (job_env or {}).items():
+        entries[name.encode("utf-8", "surrogateescape")] = value.encode("utf-8", "surrogateescape")
+    return b"".join(name + b"=" + value + b"\0" for name, value in sorted(entries.items()))
+
+
 class SlurmCLI:
     """The Slurm client commands as methods; ``run_command`` has AnsibleModule.run_command's signature."""
 
@@ -140,8 +177,10 @@ class SlurmCLI:
     def _bin(self, name):
         return os.path.join(self.bin_dir, name) if self.bin_dir else name
 
-    def run(self, args, data=None, env=None, cwd=None, check=True):
-        """Run one command; raise SlurmError with Slurm's stderr when it fails and ``check`` is set."""
+    def run(self, args, data=None, env=None, cwd=None, check=True, bare=False):
+        """Run one command; raise SlurmError with Slurm's stderr when it fails and ``check`` is set.
+
+        With ``bare`` the command gets SLURM_CONF and ``env`` only, not the module's environment."""
         environ = {"SLURM_CONF": self.slurm_conf}
         environ.update(env or {})
         cmd = [self._bin(args[0])] + list(args[1:])
@@ -150,7 +189,13 @@ class SlurmCLI:
             kwargs.update(data=data, binary_data=True)
         if cwd:
             kwargs["cwd"] = cwd
-        rc, out, err = self._run_command(cmd, **kwargs)
+        if bare:
+            # Found on the module's PATH, since the command's own environment has none.
+            cmd[0] = shutil.which(cmd[0]) or cmd[0]
+            with bare_environment():
+                rc, out, err = self._run_command(cmd, **kwargs)
+        else:
+            rc, out, err = self._run_command(cmd, **kwargs)
         if check and rc != 0:
             raise SlurmError("%s failed (rc=%s): %s" % (args[0], rc, (err or out).strip()),
                              cmd=cmd, rc=rc, stdout=out, stderr=err)
@@ -159,18 +204,29 @@ class SlurmCLI:
     # sbatch -----------------------------------------------------------------------------------
 
     def submit(self, options, script=None, script_path=None, wrap=None, env=None, cwd=None, test_only=False):
-        """Submit with sbatch; returns the job id (or sbatch's message with ``test_only``)."""
+        """Submit with sbatch; returns the job id (or sbatch's message with ``test_only``).
+
+        The job gets the module's environment with ``env`` on top, handed over in a private
+        --export-file; sbatch itself runs with SLURM_CONF only, so no variable changes what it
+        loads, reads or submits. ``script_path`` follows ``--``: it is never read as an option."""
         if sum(x is not None for x in (script, script_path, wrap)) != 1:
             raise ValueError("exactly one of script, script_path, wrap")
-        args = ["sbatch", "--parsable"] + (["--test-only"] if test_only else []) + list(options)
-        data = None
-        if wrap is not None:
-            args.append("--wrap=" + wrap)
-        elif script_path is not None:
-            args.append(script_path)
-        else:
-            data = script
-        _rc, out, err = self.run(args, data=data, env=env, cwd=cwd)
+        handle, env_file = tempfile.mkstemp(prefix="hpc-job-env-")
+        try:
+            with os.fdopen(handle, "wb") as out_file:
+                out_file.write(export_file_content(env))
+            args = ["sbatch", "--parsable", "--export-file=" + env_file]
+            args += (["--test-only"] if test_only else []) + list(options)
+            data = None
+            if wrap is not None:
+                args.append("--wrap=" + wrap)
+            elif script_path is not None:
+                args += ["--", script_path]
+            else:
+                data = script
+            _rc, out, err = self.run(args, data=data, cwd=cwd, bare=True)
+        finally:
+            os.remove(env_file)
         if test_only:
             return (err or out).strip()
         return parse_submit(out)
@@ -201,7 +257,8 @@ class SlurmCLI:
             if "Invalid job id" in err:
                 return []
             raise SlurmError("scontrol failed (rc=%s): %s" % (rc, err.strip()), rc=rc, stdout=out, stderr=err)
-        return [parse_oneliner(line) for line in out.splitlines() if line.strip()]
+        lines = output_lines(out, lambda line, _before: not line.startswith("JobId="))
+        return [parse_oneliner(line) for line in lines]
 
     # sacct -------------------------------------------------------------------------------------
 

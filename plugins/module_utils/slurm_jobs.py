@@ -9,7 +9,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import pwd
 import re
+import stat
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.sbatch_options import decode_key
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_cli import (
@@ -25,18 +27,78 @@ REUSABLE_STATES = frozenset(("PENDING", "CONFIGURING", "RUNNING", "COMPLETING", 
 HISTORY_START = "now-30days"
 
 
-def tail(path, lines):
-    """The last ``lines`` lines of a text file, or None when it cannot be read."""
+def _owner_uid(user):
+    """The uid of a job's user: 'ec2-user(1001)' carries it, a bare name is looked up; None if unknown."""
+    match = re.search(r"\((\d+)\)$", user or "")
+    if match:
+        return int(match.group(1))
+    try:
+        return pwd.getpwnam(user).pw_uid if user else None
+    except KeyError:
+        return None
+
+
+def _open_owned(path, uid):
+    """A read-only file object for ``path`` if it is a regular file owned by ``uid``, else (None, why).
+
+    The module often runs as root while the job's user picks the path: the last component is never
+    followed as a symlink, nothing but a regular file is ever opened for reading (an O_PATH handle
+    is checked first, then reopened through /proc, so no swap can slip in between), and a file owned
+    by anyone else (a hard link to /etc/shadow, a file reached through a symlinked directory) is
+    not read."""
+    o_path = getattr(os, "O_PATH", 0)
+    flags = os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, (o_path or os.O_RDONLY) | flags)
+    except OSError as exc:
+        return None, "cannot be opened (%s)" % (exc.strerror or exc)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, "is not a regular file"
+        if info.st_uid != uid:
+            return None, "is owned by uid %d, not by the job's user (uid %d)" % (info.st_uid, uid)
+        if o_path:
+            read_fd = os.open("/proc/self/fd/%d" % fd, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+            reopened = os.fstat(read_fd)
+            if (reopened.st_ino, reopened.st_dev) != (info.st_ino, info.st_dev):
+                os.close(read_fd)
+                return None, "changed while it was opened"
+        else:
+            read_fd, fd = fd, None
+        return os.fdopen(read_fd, "rb"), None
+    except OSError as exc:
+        return None, "cannot be read (%s)" % (exc.strerror or exc)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def tail(path, lines, owner=None, warn=None):
+    """The last ``lines`` lines of a job's output file, or None when it cannot be read.
+
+    Read only when it is a regular file owned by the job's user ``owner`` (a name or
+    'name(uid)'); otherwise None, and ``warn`` (if given) is told why."""
     if not path or lines <= 0:
         return None
-    try:
-        with open(path, "rb") as handle:
+    uid = _owner_uid(owner)
+    if uid is None:
+        why = "its owner, the job's user %r, is unknown here" % owner
+        handle = None
+    else:
+        handle, why = _open_owned(path, uid)
+    if handle is None:
+        if warn and not (why or "").startswith("cannot be opened (No such file"):
+            warn("stdout_tail left empty: %s %s" % (path, why))
+        return None
+    with handle:
+        try:
             handle.seek(0, os.SEEK_END)
             size = handle.tell()
             handle.seek(max(0, size - 65536 * max(1, lines // 100 + 1)))
             data = handle.read()
-    except (IOError, OSError):
-        return None
+        except (IOError, OSError):
+            return None
     text = data.decode("utf-8", "replace").splitlines()
     return "\n".join(text[-lines:])
 
@@ -74,6 +136,7 @@ def _task_from_scontrol(rec):
         "task_id": null(rec.get("ArrayTaskId")),
         "name": rec.get("JobName"),
         "user": _user(rec.get("UserId")),
+        "owner": rec.get("UserId"),
         "state": state_word(rec.get("JobState")),
         "reason": null(rec.get("Reason")),
         "exit_code": rec.get("ExitCode"),
@@ -134,8 +197,9 @@ def _sort_key(task):
     return (0, int(tid)) if tid.isdigit() else (1, tid)
 
 
-def summarize(job_id, tasks, tail_lines=0, output=None, error=None):
-    """The per-job result: one job, or an array whose state is the worst of its tasks."""
+def summarize(job_id, tasks, tail_lines=0, output=None, error=None, warn=None):
+    """The per-job result: one job, or an array whose state is the worst of its tasks. The output
+    tail is read with the job user's rights only (see tail); ``warn`` hears why it was not."""
     tasks = sorted(tasks, key=_sort_key)
     is_array = any(t.get("task_id") is not None for t in tasks)
     first = tasks[0]
@@ -171,7 +235,8 @@ def summarize(job_id, tasks, tail_lines=0, output=None, error=None):
         "idempotency_key": decode_key(first.get("comment")),
         "stdout_path": worst.get("stdout_path"),
         "stderr_path": worst.get("stderr_path"),
-        "stdout_tail": tail(worst.get("stdout_path"), tail_lines) if tail_lines else None,
+        "stdout_tail": tail(worst.get("stdout_path"), tail_lines, worst.get("owner") or worst.get("user"),
+                            warn) if tail_lines else None,
         "finished": all(s in TERMINAL_STATES for s in states),
     }
     if is_array:
@@ -200,6 +265,8 @@ class JobFinder:
 
     def __init__(self, cli):
         self.cli = cli
+        # Why an output tail was left empty, for the module to show as warnings.
+        self.warnings = []
 
     def tasks(self, job_id):
         """Task records of one job: the controller's view while it has one, accounting's after."""
@@ -213,7 +280,7 @@ class JobFinder:
         tasks = self.tasks(job_id)
         if not tasks:
             return None
-        return summarize(job_id, tasks, tail_lines, output, error)
+        return summarize(job_id, tasks, tail_lines, output, error, warn=self.warnings.append)
 
     def search(self, user=None, name=None, states=None, idempotency_key=None, job_ids=None, history=True):
         """Job ids (newest first) matching every given filter, from the queue and from accounting."""

@@ -22,8 +22,12 @@ description:
   - Every Slurm command runs as an argument list, never through a shell; option values, job
     names, paths and environment values reach Slurm exactly as given.
   - Refused before anything is submitted, naming the parameter - control characters in any text
-    parameter, a O(name) longer than 255 characters (what Slurm's accounting keeps), C(..)
-    components in O(output), O(error) or O(chdir), and O(env) names that are not variable names.
+    parameter (O(script) and O(env) values may hold newlines and tabs, O(wrap) tabs; a carriage
+    return is refused everywhere), a O(name) longer than 255 characters (what Slurm's accounting
+    keeps), C(..) components in O(output), O(error) or O(chdir), O(env) names that are not variable
+    names or that Slurm keeps for itself, and O(extra_args) items that would take over what the
+    module passes itself (C(--), C(--export), C(--export-file), C(--wrap), C(--parsable), C(--test-only)
+    or an abbreviation of them).
   - The job is submitted as the user the module runs as (use C(become_user) to submit as someone
     else).
 author:
@@ -58,7 +62,8 @@ options:
   script_path:
     description:
       - Path of a batch script on the managed host. Relative paths are resolved against O(chdir)
-        (or the user's home directory).
+        (or the user's home directory). It follows C(--) on sbatch's command line, so it is always a
+        path, even when it starts with C(-).
     type: path
   wrap:
     description:
@@ -116,9 +121,15 @@ options:
     type: path
   env:
     description:
-      - Environment variables for the job. They are set in the environment of the sbatch process,
-        which exports its whole environment to the job (C(--export=ALL)); values are never quoted,
-        split or expanded.
+      - Environment variables for the job, on top of the environment of the module's process (what
+        sbatch's default C(--export=ALL) gives the job). Values are never quoted, split or expanded,
+        and may hold newlines.
+      - They reach the job only - in a private C(--export-file) - never the sbatch process, which
+        runs with nothing but C(SLURM_CONF) in its environment; so names such as C(LD_PRELOAD),
+        C(PATH) or C(SBATCH_*) change the job's environment, not what sbatch loads, reads or submits.
+      - Refused - C(SLURM_CONF) (use O(slurm_conf)), and C(DISPLAY), C(ENVIRONMENT), C(HOSTNAME), which
+        Slurm drops or sets itself. Other C(SLURM_*) variables that Slurm sets for every job keep
+        Slurm's values.
     type: dict
   exclusive:
     description: Allocate the nodes exclusively (C(--exclusive)).
@@ -127,7 +138,9 @@ options:
   extra_args:
     description:
       - Further sbatch arguments, one list item per argument, for example
-        V(["--constraint=efa", "--mail-type=END"]).
+        V(["--constraint=efa", "--mail-type=END"]). They come before the script; options the module
+        passes itself (C(--export), C(--export-file), C(--wrap), C(--parsable), C(--test-only)) and C(--)
+        are refused.
     type: list
     elements: str
     default: []
@@ -288,7 +301,10 @@ stderr_path:
   returned: when a job is known
   type: str
 stdout_tail:
-  description: The last O(tail_lines) lines of the standard output file, when it is readable.
+  description:
+    - The last O(tail_lines) lines of the standard output file, when it is readable.
+    - The file is read only when it is a regular file owned by the job's user and not a symlink (the
+      job chooses the path; the module may run as root); otherwise this is null and a warning says why.
   returned: when a job is known
   type: str
 tasks:
@@ -329,7 +345,8 @@ reason:
   type: str
 cmd:
   description:
-    - The sbatch command line (as a list of arguments) that was, or would be, run.
+    - The sbatch command line (as a list of arguments) that was, or would be, run, without the
+      C(--export-file) that carries the job's environment.
     - With O(backend=rest), the sbatch command equivalent to the REST submission.
   returned: when a job is submitted or would be submitted
   type: list
@@ -423,7 +440,11 @@ class SlurmJob:
             self.user, self.home = account.pw_name, account.pw_dir
 
     def report(self, job_id):
-        return self.finder.report(job_id, self.p["tail_lines"], self.p["output"], self.p["error"])
+        result = self.finder.report(job_id, self.p["tail_lines"], self.p["output"], self.p["error"])
+        for warning in self.finder.warnings:
+            self.module.warn(warning)
+        del self.finder.warnings[:]
+        return result
 
     def wait_until_ended(self, job_id, on_pending=None):
         """Poll with backoff until every task of the job is in a terminal state."""
@@ -475,7 +496,7 @@ class SlurmJob:
         if self.p["wrap"] is not None:
             return ["--wrap=" + self.p["wrap"]]
         if self.p["script_path"] is not None:
-            return [self.p["script_path"]]
+            return ["--", self.p["script_path"]]
         return []
 
     def refused(self, message, exc=None, job_id=None):

@@ -1,5 +1,7 @@
 """The Slurm command runner and its parsers, against outputs captured from Slurm 22.05."""
 
+import os
+
 import pytest
 
 from slurm_fakes import FakeRunner, sample
@@ -9,6 +11,7 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_cli impo
     SEP,
     SlurmCLI,
     SlurmError,
+    export_file_content,
     parse_delimited,
     parse_oneliner,
     parse_submit,
@@ -83,28 +86,69 @@ def test_show_job_forgotten_job_is_empty():
     assert SlurmCLI(runner).show_job("999999") == []
 
 
-def test_submit_script_on_stdin_exactly_and_env_in_process_environment():
-    runner = FakeRunner(sbatch=(0, "42\n", ""))
+def _submitted(runner):
+    """Each sbatch call: its arguments (basename, without the temporary --export-file), the job
+    environment read from that file during the call, and sbatch's own process environment."""
+    seen = []
+
+    def sbatch(args, kwargs):
+        env_file = [a.split("=", 1)[1] for a in args if a.startswith("--export-file=")][0]
+        with open(env_file, "rb") as handle:
+            job_env = dict(e.decode().split("=", 1) for e in handle.read().split(b"\0") if e)
+        process = dict(os.environ)
+        process.update(kwargs["environ_update"])
+        seen.append(([os.path.basename(args[0])] + [a for a in args[1:] if not a.startswith("--export-file=")],
+                     job_env, process, kwargs, env_file))
+        return (0, "42\n", "")
+
+    runner.responses["sbatch"] = sbatch
+    return seen
+
+
+def test_submit_script_on_stdin_exactly_and_env_for_the_job_only(monkeypatch):
+    monkeypatch.setenv("LD_PRELOAD", "/tmp/module-side.so")
+    runner = FakeRunner()
+    seen = _submitted(runner)
     cli = SlurmCLI(runner, slurm_conf="/etc/x.conf")
     script = "#!/bin/bash\necho '$HOME; rm -rf /'\n"
-    assert cli.submit(["--job-name=a b;c"], script=script, env={"V": "x y"}, cwd="/shared") == "42"
-    args, kwargs = runner.calls[0]
+    assert cli.submit(["--job-name=a b;c"], script=script, env={"V": "x y\nz", "SLURM_CONF_X": "1"}, cwd="/shared") == "42"
+    args, job_env, process, kwargs, env_file = seen[0]
     assert args == ["sbatch", "--parsable", "--job-name=a b;c"]
     assert kwargs["data"] == script and kwargs["binary_data"] is True
-    assert kwargs["environ_update"] == {"SLURM_CONF": "/etc/x.conf", "V": "x y"}
+    assert process == {"SLURM_CONF": "/etc/x.conf"}
+    assert job_env["V"] == "x y\nz" and job_env["SLURM_CONF_X"] == "1" and job_env["LD_PRELOAD"] == "/tmp/module-side.so"
     assert kwargs["cwd"] == "/shared"
     assert "use_unsafe_shell" not in kwargs
+    assert not os.path.exists(env_file) and os.environ["LD_PRELOAD"] == "/tmp/module-side.so"
 
 
 def test_submit_wrap_and_script_path_are_single_arguments():
-    runner = FakeRunner(sbatch=(0, "7\n", ""))
+    runner = FakeRunner()
+    seen = _submitted(runner)
     cli = SlurmCLI(runner)
     cli.submit([], wrap="echo $X; date")
     cli.submit([], script_path="/shared/my job.sh")
-    assert runner.commands("sbatch") == [["sbatch", "--parsable", "--wrap=echo $X; date"],
-                                         ["sbatch", "--parsable", "/shared/my job.sh"]]
+    cli.submit([], script_path="--wrap=id")
+    assert [args for args, *_rest in seen] == [["sbatch", "--parsable", "--wrap=echo $X; date"],
+                                               ["sbatch", "--parsable", "--", "/shared/my job.sh"],
+                                               ["sbatch", "--parsable", "--", "--wrap=id"]]
     with pytest.raises(ValueError):
         cli.submit([], wrap="x", script="y")
+
+
+def test_export_file_content_is_nul_separated_with_the_job_env_on_top():
+    content = export_file_content({"B": "two\nlines", "A": ""}, base={"B": "base", "C": "c=d"})
+    assert content == b"A=\0B=two\nlines\0C=c=d\0"
+
+
+def test_output_lines_split_at_newlines_only_and_join_a_value_with_a_newline():
+    fields = ("job_id", "name", "state")
+    out = "1\x1fa\u2028b\x1c\x85\x1fRUNNING\n2\x1fline one\nline two\x1fPENDING\n"
+    rows = parse_delimited(out, fields)
+    assert [(r["job_id"], r["name"]) for r in rows] == [("1", "a\u2028b\x1c\x85"), ("2", "line one\nline two")]
+    runner = FakeRunner(scontrol=(0, "JobId=7 JobName=a\nb UserId=x(1) JobState=RUNNING\nJobId=8 JobName=c JobState=PENDING\n", ""))
+    records = SlurmCLI(runner).show_job("7")
+    assert [(r["JobId"], r["JobName"]) for r in records] == [("7", "a\nb"), ("8", "c")]
 
 
 def test_submit_refusal_carries_slurm_stderr():

@@ -2,6 +2,7 @@
 out), with run_command answered by outputs captured from Slurm 22.05."""
 
 import json
+import os
 
 import pytest
 from ansible.module_utils import basic
@@ -23,16 +24,26 @@ ARRAY_DONE = sample("scontrol_job_array_done.txt")
 ARRAY_PENDING = sample("scontrol_job_array_pending.txt")
 STUCK = sample("scontrol_job_partitionconfig.txt")
 RUNNING = QUOTED.replace("JobState=COMPLETED", "JobState=RUNNING")
+# The captured jobs belong to ec2-user (uid 1001); for output files this test writes, the job's
+# user is the one running the tests.
+MINE = "UserId=ec2-user(%d)" % os.getuid()
 
 
 def run_module(module, args, runner, capsys, monkeypatch, check_mode=False):
+    """The module's JSON result; its warnings as plain text under "warnings" (module.warn goes to the
+    controller's display instead of the result when the test process counts as the controller)."""
+    warned = []
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, cmd, **kw: runner(cmd, **kw))
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning, **kw: warned.append(warning))
     args = dict(args, _ansible_check_mode=check_mode)
     args.setdefault("poll_interval", 0.01) if module is slurm_job else None
     with patch_module_args(args):
         with pytest.raises(SystemExit):
             module.main()
-    return json.loads(capsys.readouterr().out)
+    out = json.loads(capsys.readouterr().out)
+    if warned:
+        out["warnings"] = warned
+    return out
 
 
 @pytest.fixture
@@ -44,39 +55,92 @@ def no_history():
     return FakeRunner(squeue=(0, "", ""), sacct=(0, "", ""))
 
 
+class FakeSbatch:
+    """sbatch's answers, recording what each call was given: its arguments (without the temporary
+    --export-file), the job environment in that file (read during the call, it is gone afterwards),
+    the file's mode, and sbatch's own process environment as run_command would build it."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers) or [(0, "15\n", "")]
+        self.seen = []
+
+    def __call__(self, args, kwargs):
+        env_file = [a.split("=", 1)[1] for a in args if a.startswith("--export-file=")][0]
+        with open(env_file, "rb") as handle:
+            entries = [e.decode() for e in handle.read().split(b"\0") if e]
+        process = dict(os.environ)
+        process.update(kwargs["environ_update"])
+        self.seen.append({"args": [os.path.basename(args[0])] + [a for a in args[1:] if a != "--export-file=" + env_file],
+                          "file": env_file, "mode": os.stat(env_file).st_mode & 0o777, "process_env": process,
+                          "job_env": dict(e.split("=", 1) for e in entries), "kwargs": kwargs})
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
 def test_submitted_passes_every_value_as_one_argument(run, tmp_path):
-    runner = FakeRunner(sbatch=(0, "15\n", ""), scontrol=(0, RUNNING, ""))
+    sbatch = FakeSbatch()
+    runner = FakeRunner(sbatch=sbatch, scontrol=(0, RUNNING, ""))
     out = run({"wrap": "echo $FOO; date", "name": 'a b"c;d', "output": "/shared/o x;y.out", "nodes": "1",
-               "time": "00:01:00", "env": {"FOO": "it's; \"quoted\" $HOME"}, "chdir": str(tmp_path),
+               "time": "00:01:00", "env": {"FOO": "it's; \"quoted\" $HOME\nline 2"}, "chdir": str(tmp_path),
                "exclusive": True, "extra_args": ["--constraint=dynamic"]}, runner)
     assert out["changed"] is True and out["job_id"] == "15" and out["state"] == "RUNNING"
     assert out["name"] == 'a b"c;d' and out["stdout_path"] == "/shared/cap/o x;y.out"
-    args, kwargs = runner.calls[0]
-    assert args == ["sbatch", "--parsable", '--job-name=a b"c;d', "--nodes=1", "--time=00:01:00",
-                    "--output=/shared/o x;y.out", "--chdir=%s" % tmp_path, "--exclusive", "--export=ALL",
-                    "--constraint=dynamic", "--wrap=echo $FOO; date"]
-    assert kwargs["environ_update"]["FOO"] == "it's; \"quoted\" $HOME"
-    assert kwargs["expand_user_and_vars"] is False
-    assert out["cmd"] == args
+    seen = sbatch.seen[0]
+    assert seen["args"] == ["sbatch", "--parsable", '--job-name=a b"c;d', "--nodes=1", "--time=00:01:00",
+                            "--output=/shared/o x;y.out", "--chdir=%s" % tmp_path, "--exclusive",
+                            "--constraint=dynamic", "--wrap=echo $FOO; date"]
+    assert seen["job_env"]["FOO"] == "it's; \"quoted\" $HOME\nline 2"
+    assert seen["kwargs"]["expand_user_and_vars"] is False
+    assert out["cmd"] == seen["args"]
+
+
+def test_env_reaches_the_job_only_never_the_sbatch_process(run, monkeypatch):
+    monkeypatch.setenv("HPC_TEST_MODULE_VAR", "from the module")
+    sbatch = FakeSbatch()
+    runner = FakeRunner(sbatch=sbatch, scontrol=(0, RUNNING, ""))
+    env = {"LD_PRELOAD": "/tmp/evil.so", "PATH": "/opt/app/bin:/usr/bin", "SBATCH_PARTITION": "other",
+           "SBATCH_JOB_NAME": "hijacked", "SLURM_MPI_TYPE": "pmix", "LD_LIBRARY_PATH": "/tmp/evil", "EMPTY": None}
+    out = run({"wrap": "true", "env": env, "slurm_conf": "/opt/slurm/etc/slurm.conf"}, runner)
+    assert out["changed"] is True
+    seen = sbatch.seen[0]
+    # sbatch itself: SLURM_CONF and nothing else, none of the job's variables, not the module's environment.
+    assert seen["process_env"] == {"SLURM_CONF": "/opt/slurm/etc/slurm.conf"}
+    assert os.path.isabs(runner.calls[0][0][0])
+    # The job: the module's environment with env on top, from a private file removed afterwards.
+    assert seen["job_env"]["HPC_TEST_MODULE_VAR"] == "from the module"
+    assert all(seen["job_env"][k] == (v or "") for k, v in env.items())
+    assert seen["mode"] == 0o600 and not os.path.exists(seen["file"])
+    assert os.environ["HPC_TEST_MODULE_VAR"] == "from the module"
+
+
+def test_script_path_is_always_a_path_never_an_option(run):
+    sbatch = FakeSbatch()
+    runner = FakeRunner(sbatch=sbatch, scontrol=(0, RUNNING, ""))
+    out = run({"script_path": "--wrap=id"}, runner)
+    assert sbatch.seen[0]["args"][-2:] == ["--", "--wrap=id"] and out["cmd"][-2:] == ["--", "--wrap=id"]
+    assert not [a for a in sbatch.seen[0]["args"][:-1] if a.startswith("--wrap")]
+    checked = run({"script_path": "-v"}, no_history(), check_mode=True)
+    assert checked["cmd"] == ["sbatch", "--parsable", "--", "-v"]
 
 
 def test_completed_waits_then_reports_exit_code_and_tail(run, tmp_path):
     log = tmp_path / "out.log"
     log.write_text("".join("line %d\n" % i for i in range(30)))
-    done = QUOTED.replace("/shared/cap/o x;y.out", str(log))
-    runner = FakeRunner(sbatch=(0, "15\n", ""),
+    done = QUOTED.replace("/shared/cap/o x;y.out", str(log)).replace("UserId=ec2-user(1001)", MINE)
+    runner = FakeRunner(sbatch=FakeSbatch(),
                         scontrol=[(0, RUNNING, ""), (0, RUNNING, ""), (0, RUNNING, ""), (0, done, "")])
     out = run({"script": "#!/bin/sh\necho hi\n", "state": "completed", "tail_lines": 3}, runner)
     assert out["state"] == "COMPLETED" and out["exit_code"] == 0
     assert out["nodes"] == "compute-dy-compute-nodes-9"
     assert out["stdout_tail"] == "line 27\nline 28\nline 29"
     assert runner.calls[0][1]["data"] == "#!/bin/sh\necho hi\n"
+    assert out.get("warnings") is None
 
 
 def test_completed_failure_fails_with_state_exit_code_and_tail(run, tmp_path):
     log = tmp_path / "slurm-16.out"
     log.write_text("bad\n")
-    runner = FakeRunner(sbatch=(0, "16\n", ""), scontrol=(0, FAILED.replace("/shared/cap/slurm-16.out", str(log)), ""))
+    failed = FAILED.replace("/shared/cap/slurm-16.out", str(log)).replace("UserId=ec2-user(1001)", MINE)
+    runner = FakeRunner(sbatch=FakeSbatch((0, "16\n", "")), scontrol=(0, failed, ""))
     out = run({"wrap": "echo bad; exit 3", "state": "completed"}, runner)
     assert out["failed"] is True
     assert out["state"] == "FAILED" and out["exit_code"] == 3
@@ -231,3 +295,126 @@ def test_idempotency_key_round_trip_survives_quotes_and_spaces():
 
 def test_build_options_skips_unset_values():
     assert build_options({"name": None, "nodes": "2", "exclusive": False, "extra_args": []}) == ["--nodes=2"]
+
+
+# Hostile and malformed parameters: refused before any Slurm command runs, naming the parameter.
+HOSTILE = [
+    ({"wrap": "id\x00; rm -rf ~"}, "wrap"),
+    ({"wrap": "true\nid"}, "wrap"),
+    ({"wrap": "true\rid"}, "wrap"),
+    ({"wrap": "echo \x1b[31mred"}, "wrap"),
+    ({"wrap": "true\u2028id"}, "wrap"),
+    ({"script": "#!/bin/sh\r\necho dos\r\n"}, "script"),
+    ({"script": "#!/bin/sh\necho a\x00b\n"}, "script"),
+    ({"script": "#!/bin/sh\necho \x07bell\n"}, "script"),
+    ({"script": "#!/bin/sh\necho \x85next\n"}, "script"),
+    ({"script_path": "/shared/job.sh\n--wrap=id"}, "script_path"),
+    ({"script_path": "/shared/job.sh\x00.txt"}, "script_path"),
+    ({"extra_args": ["--export=NONE"]}, "extra_args"),
+    ({"extra_args": ["--export-file=/tmp/attacker.env"]}, "extra_args"),
+    ({"extra_args": ["--exp=NONE"]}, "extra_args"),
+    ({"extra_args": ["--wrap=id"]}, "extra_args"),
+    ({"extra_args": ["--wr=id"]}, "extra_args"),
+    ({"extra_args": ["--", "/tmp/other.sh"]}, "extra_args"),
+    ({"extra_args": ["--parsable"]}, "extra_args"),
+    ({"extra_args": ["--test-only"]}, "extra_args"),
+    ({"extra_args": ["--constraint=a\nb"]}, "extra_args"),
+    ({"extra_args": ["--comment=\x00"]}, "extra_args"),
+    ({"name": "job\nJobState=COMPLETED"}, "name"),
+    ({"name": "job\u2029x"}, "name"),
+    ({"name": "job\tx"}, "name"),
+    ({"chdir": "/shared/dir\n"}, "chdir"),
+    ({"chdir": "/shared/../root"}, "chdir"),
+    ({"output": "/shared/o\r.out"}, "output"),
+    ({"output": "../../etc/cron.d/x"}, "output"),
+    ({"error": "/shared/e\x1b.err"}, "error"),
+    ({"partition": "compute\x00"}, "partition"),
+    ({"dependency": "afterok:1\n"}, "dependency"),
+    ({"idempotency_key": "k\x7f"}, "idempotency_key"),
+    ({"slurm_conf": "/opt/slurm/etc/slurm.conf\n"}, "slurm_conf"),
+    ({"env": {"LD_PRELOAD=x": "y"}}, "env"),
+    ({"env": {"1ABC": "y"}}, "env"),
+    ({"env": {"A B": "y"}}, "env"),
+    ({"env": {"N" * 256: "y"}}, "env"),
+    ({"env": {"SLURM_CONF": "/tmp/x"}}, "env"),
+    ({"env": {"DISPLAY": ":0"}}, "env"),
+    ({"env": {"ENVIRONMENT": "prod"}}, "env"),
+    ({"env": {"HOSTNAME": "elsewhere"}}, "env"),
+    ({"env": {"GOOD": "a\x00b"}}, "env"),
+    ({"env": {"GOOD": "a\rb"}}, "env"),
+    ({"env": {"GOOD": "a\x1bb"}}, "env"),
+    ({"env": {"GOOD": "x" * (128 * 1024)}}, "env"),
+]
+
+
+@pytest.mark.parametrize("params, parameter", HOSTILE, ids=["%d-%s" % (i, p) for i, (_v, p) in enumerate(HOSTILE)])
+def test_hostile_parameter_is_refused_before_anything_runs(run, params, parameter):
+    args = dict(params)
+    if not any(k in args for k in ("script", "script_path", "wrap")):
+        args["wrap"] = "true"
+    runner = FakeRunner()
+    out = run(args, runner)
+    assert out["failed"] is True
+    assert out["msg"].startswith("invalid parameters, nothing was submitted: %s " % parameter)
+    assert out["parameters"] == [parameter]
+    assert runner.calls == []
+
+
+@pytest.mark.parametrize("params", [
+    {"script": "#!/bin/bash\n\tif true; then\n\t\techo 'tabs and newlines'\n\tfi\n"},
+    {"wrap": "printf '%s\\t%s\\n' a b\t# a tab"},
+    {"wrap": "true", "env": {"PEM": "-----BEGIN X-----\nAAAA\n-----END X-----\n", "TABS": "a\tb"}},
+    {"wrap": "true", "extra_args": ["--constraint=efa", "--partition", "compute", "--exclusive=user"]},
+    {"wrap": "true", "env": {"SBATCH_TIMELIMIT": "5", "SLURM_MPI_TYPE": "pmix", "LD_PRELOAD": "libx.so"}},
+    {"script_path": "-starts-with-a-dash.sh", "name": "--wrap=id"},
+])
+def test_awkward_but_legitimate_parameters_are_submitted(run, params):
+    sbatch = FakeSbatch()
+    out = run(params, FakeRunner(sbatch=sbatch, scontrol=(0, RUNNING, "")))
+    assert out["changed"] is True and out["job_id"] == "15"
+    assert len(sbatch.seen) == 1
+
+
+def _done_with_output(path, user=MINE):
+    return QUOTED.replace("/shared/cap/o x;y.out", str(path)).replace("UserId=ec2-user(1001)", user)
+
+
+def test_tail_of_a_symlinked_output_is_not_read(run, tmp_path):
+    secret = tmp_path / "root-only"
+    secret.write_text("SECRET-LINE\n")
+    secret.chmod(0o600)
+    link = tmp_path / "out.log"
+    link.symlink_to(secret)
+    out = run({"job_id": "15", "state": "completed"}, FakeRunner(scontrol=(0, _done_with_output(link), "")))
+    assert out["state"] == "COMPLETED" and out["stdout_tail"] is None
+    assert "SECRET" not in json.dumps(out)
+    assert any("stdout_tail left empty: %s is not a regular file" % link in w for w in out["warnings"])
+
+
+def test_tail_of_a_file_owned_by_someone_else_is_not_read(run, tmp_path):
+    other = tmp_path / "hard-link-or-foreign.log"
+    other.write_text("SECRET-LINE\n")
+    out = run({"job_id": "15", "state": "completed"},
+              FakeRunner(scontrol=(0, _done_with_output(other, "UserId=someone(%d)" % (os.getuid() + 4242)), "")))
+    assert out["stdout_tail"] is None and "SECRET" not in json.dumps(out)
+    assert any("not by the job's user (uid %d)" % (os.getuid() + 4242) in w for w in out["warnings"])
+
+
+def test_tail_of_a_fifo_or_a_directory_is_not_read_and_does_not_block(run, tmp_path):
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(str(fifo))
+    for path in (fifo, tmp_path):
+        out = run({"job_id": "15", "state": "completed"}, FakeRunner(scontrol=(0, _done_with_output(path), "")))
+        assert out["stdout_tail"] is None
+        assert any("is not a regular file" in w for w in out["warnings"])
+
+
+def test_tail_of_an_unknown_user_or_missing_file(run, tmp_path):
+    log = tmp_path / "out.log"
+    log.write_text("x\n")
+    out = run({"job_id": "15", "state": "completed"},
+              FakeRunner(scontrol=(0, _done_with_output(log, "UserId=nobody-here-hpc"), "")))
+    assert out["stdout_tail"] is None and "unknown here" in " ".join(out["warnings"])
+    out = run({"job_id": "15", "state": "completed"},
+              FakeRunner(scontrol=(0, _done_with_output(tmp_path / "not-yet.log"), "")))
+    assert out["stdout_tail"] is None and not out.get("warnings")

@@ -3,6 +3,7 @@
 failures, cancels, and a clear message for every way the endpoint can refuse."""
 
 import json
+import os
 import threading
 import time
 
@@ -12,7 +13,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from slurmrestd_fake import GOOD_TOKEN, FakeSlurmrestd
 
-from ansible_collections.hpc.parallelcluster.plugins.module_utils import slurm_rest
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import slurm_jobs, slurm_rest
 from ansible_collections.hpc.parallelcluster.plugins.modules import slurm_job
 
 EXPIRED = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjE3MDAwMDA2MDAsImlhdCI6MTcwMDAwMDAwMCwic3VuIjoiZWMyLXVzZXIifQ"
@@ -86,7 +87,9 @@ def test_submitted_maps_options_to_the_v0038_job_description(run, server):
     assert RESULT_FIELDS <= set(out)
 
 
-def test_completed_waits_and_reports_like_the_cli(run, server, tmp_path):
+def test_completed_waits_and_reports_like_the_cli(run, server, tmp_path, monkeypatch):
+    # The fake server's user (uid 1001) stands for the user running the tests, who owns the output.
+    monkeypatch.setattr(slurm_jobs, "_owner_uid", lambda owner: os.getuid() if owner == "ec2-user(1001)" else None)
     log = tmp_path / "slurm-100.out"
     log.write_text("".join("line %d\n" % i for i in range(30)))
     finish_later(server, 100, "COMPLETED", 0)
