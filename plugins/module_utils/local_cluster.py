@@ -18,6 +18,7 @@ import os
 import pwd
 import secrets
 import shutil
+import stat
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import cluster_backend as cb
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import fsx_repository
@@ -26,7 +27,8 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils import slurm_l
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config import PCLUSTER_VERSION
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.image_os import default_user
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.update_plan import queue_update_strategy
-from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons import Daemons, DaemonError, stop_pidfile
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons import (
+    Daemons, DaemonError, daemon_exe, own_dir, stop_pidfile)
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_fleet import Fleet, FleetError
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_records import RecordStore, created_dirs, created_user
@@ -93,6 +95,17 @@ def _lustre_storage(config, storage_name):
 def _ids(user):
     entry = pwd.getpwnam(user)
     return entry.pw_uid, entry.pw_gid
+
+
+def _planted_links(directory):
+    """Symbolic links and hard-linked files in one of root's directories: root would write through them."""
+    return [entry.path for entry in os.scandir(directory)
+            if entry.is_symlink() or (entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_nlink > 1)]
+
+
+def _remove_planted_links(directory):
+    for path in _planted_links(directory):
+        os.unlink(path)
 
 
 class LocalClusterBackend(cb.ClusterBackend):
@@ -198,7 +211,7 @@ class LocalClusterBackend(cb.ClusterBackend):
         files[self.paths.power_plan] = (json.dumps(plan, indent=2, sort_keys=True) + "\n", 0o644, None)
         files[self.paths.power_program] = (inspect.getsource(local_power).replace(
             "POWER_PLAN = %r" % local_power.POWER_PLAN, "POWER_PLAN = %r" % self.paths.power_plan, 1)
-            .join(["#!/usr/bin/python3\n", ""]), 0o755, None)
+            .join(["#!/usr/bin/python3 -I\n", ""]), 0o755, None)
         for action in ("resume", "suspend", "resume-fail"):
             wrapper = "#!/bin/sh\n# Called by slurmctld as SlurmUser with a hostlist.\nexec /usr/bin/sudo -n %s %s \"$1\"\n" % (
                 self.paths.power_program, action)
@@ -356,21 +369,35 @@ class LocalClusterBackend(cb.ClusterBackend):
         # A removed queue's node definitions go with its file, so the comparison must see it gone.
         changed += self._remove_stale_queue_files(rendered)
         if changed and restart_before != self._restart_lines() and self.daemons.slurmctld_ok():
-            stop_pidfile(self.paths.pid("slurmctld"))
+            self.daemons.stop_slurmctld()
         return changed
 
     def _prepare_dirs(self):
+        """The run and log directories are root's: root writes PID files and logs there, and the
+        Slurm daemons open theirs as root before they drop to SlurmUser (slurmctld then chowns its
+        log), so no other account may place a link there. Links left from before are removed."""
         p = self.paths
         slurm_ids = _ids("slurm")
         for path, mode, owner in (
             (p.state, 0o755, None), (p.clusters, 0o755, None), (p.spool, 0o755, None),
             (os.path.join(p.spool, "slurmctld"), 0o700, slurm_ids), (os.path.join(p.spool, "slurmd"), 0o755, None),
-            (os.path.join(p.spool, "tmp"), 0o755, None), (p.run, 0o755, slurm_ids), (p.log, 0o755, slurm_ids),
+            (os.path.join(p.spool, "tmp"), 0o755, None), (p.run, 0o755, None), (p.log, 0o755, None),
         ):
-            os.makedirs(path, exist_ok=True)
-            os.chmod(path, mode)
-            if owner:
-                os.chown(path, *owner)
+            own_dir(path, owner or (0, 0), mode)
+        for directory in (p.run, p.log):
+            _remove_planted_links(directory)
+
+    def _dirs_are_roots(self):
+        """True when the run and log directories are root's alone, without links in them (an older
+        layout gave them to slurm, who could have left some)."""
+        for path in (self.paths.run, self.paths.log):
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                return False
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o022 or _planted_links(path):
+                return False
+        return True
 
     def _link_default_conf(self):
         """Plain ``sinfo``/``sbatch`` find the cluster through /etc/slurm/slurm.conf."""
@@ -548,6 +575,7 @@ class LocalClusterBackend(cb.ClusterBackend):
         self._save_record(record)
         fleet = Fleet(self.run, self.env)
         try:
+            self._prepare_dirs()
             self._shared_dirs(config, record)
             if fleet_stop and self.daemons.slurmctld_ok():
                 record["computeFleetStatus"] = "STOPPING"
@@ -589,7 +617,8 @@ class LocalClusterBackend(cb.ClusterBackend):
                           self.daemons.slurmctld_ok()))
         fleet = Fleet(self.run, self.env)
         failed_nodes = fleet.failed_dynamic_nodes() if daemons_ok else []
-        needs = bool(self.pending_file_changes(name, config)) or not daemons_ok or bool(failed_nodes)
+        needs = (bool(self.pending_file_changes(name, config)) or not daemons_ok or bool(failed_nodes)
+                 or not self._dirs_are_roots())
         if not needs or check_mode:
             return needs
         self._prepare_dirs()
@@ -680,7 +709,7 @@ class LocalClusterBackend(cb.ClusterBackend):
         if os.path.isdir(self.paths.run):
             for entry in os.listdir(self.paths.run):
                 if entry.startswith("slurmd-") and entry.endswith(".pid"):
-                    stop_pidfile(os.path.join(self.paths.run, entry))
+                    stop_pidfile(os.path.join(self.paths.run, entry), daemon_exe("slurmd"))
         rc, out, _err = self.run(["ip", "-o", "link", "show", "type", "veth"])
         for line in out.splitlines():
             ifname = line.split(":")[1].strip().split("@")[0]

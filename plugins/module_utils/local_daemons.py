@@ -4,27 +4,92 @@
 slurm_rest role's slurmrestd, which a delete stops first).
 
 No init system is assumed (the machine may have none): each daemon is started directly, keeps a
-PID file under our run directory, and is stopped by that PID file. Start order is munge,
+PID file under our run directory, and is stopped by that PID file once /proc shows the PID runs
+that daemon's program (a PID file is a claim that its owner, or a reused PID, could make false).
+Files root creates or chowns are opened without following links. Start order is munge,
 MariaDB, slurmdbd, slurmctld; stop order is the reverse.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import stat
 import time
+
+# Where the daemons' programs are looked for when PATH does not have them (Ansible's may not).
+SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class DaemonError(Exception):
     pass
 
 
+def daemon_exe(name):
+    """The real path of a daemon's program, as /proc/<pid>/exe names it."""
+    return os.path.realpath(shutil.which(name, path=os.environ.get("PATH", "") + os.pathsep + SBIN_PATH)
+                            or os.path.join("/usr/sbin", name))
+
+
 def read_pid(path):
+    """The PID a file names (0 when none). A symbolic link is not followed: a PID file is a claim
+    written where others may have been able to write, never a path to read something else."""
     try:
-        with open(path) as handle:
-            return int(handle.read().strip() or 0)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd) as handle:
+            return int(handle.read(32).strip() or 0)
     except (OSError, ValueError):
         return 0
+
+
+def write_pid(path, pid):
+    """Write a PID file as root without following a symbolic link planted at ``path``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "w") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise DaemonError("%s is not a regular file; remove it" % path)
+        handle.write("%d\n" % pid)
+
+
+def own_file(path, ids, mode):
+    """Create ``path`` if needed and give it to ``ids`` (uid, gid) with ``mode``, acting on the
+    opened file: a symbolic link or a second hard link is refused, never followed."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        raise DaemonError("%s: %s (a symbolic link there is refused; remove it)" % (path, exc.strerror))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            raise DaemonError("%s is not a regular file with a single link; remove it" % path)
+        os.fchown(fd, *ids)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+def own_dir(path, ids, mode):
+    """Create the directory ``path`` if needed and give it to ``ids`` with ``mode`` (never through a link)."""
+    os.makedirs(path, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise DaemonError("%s: %s (it must be a directory, not a symbolic link)" % (path, exc.strerror))
+    try:
+        os.fchown(fd, *ids)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+def process_exe(pid):
+    """The program a process runs (also after a package upgrade replaced it), None when it is gone."""
+    try:
+        exe = os.readlink("/proc/%d/exe" % pid)
+    except OSError:
+        return None
+    return exe[:-len(" (deleted)")] if exe.endswith(" (deleted)") else exe
 
 
 def pid_alive(pid):
@@ -44,8 +109,17 @@ def pid_alive(pid):
         return False
 
 
-def running(pidfile):
-    return pid_alive(read_pid(pidfile))
+def daemon_pid(pidfile, exe):
+    """The PID in ``pidfile`` if that process runs ``exe``, else 0: whoever could write the file
+    (the daemon's own account, or a PID reused since) must not choose what root signals."""
+    pid = read_pid(pidfile)
+    if pid > 0 and process_exe(pid) == os.path.realpath(exe) and pid_alive(pid):
+        return pid
+    return 0
+
+
+def running(pidfile, exe):
+    return daemon_pid(pidfile, exe) > 0
 
 
 def wait_for(predicate, timeout, interval=0.1, what="condition"):
@@ -60,11 +134,11 @@ def wait_for(predicate, timeout, interval=0.1, what="condition"):
         interval = min(interval * 1.5, 1.0)
 
 
-def stop_pidfile(pidfile, timeout=20):
-    """SIGTERM the process in ``pidfile``, escalate to SIGKILL, remove the file. True if it ran."""
-    pid = read_pid(pidfile)
-    was_running = pid_alive(pid)
-    if was_running:
+def stop_pidfile(pidfile, exe, timeout=20):
+    """SIGTERM the ``exe`` process ``pidfile`` names, escalate to SIGKILL, remove the file. True if it ran.
+    Any other process the file names is left alone."""
+    pid = daemon_pid(pidfile, exe)
+    if pid:
         os.kill(pid, signal.SIGTERM)
         try:
             wait_for(lambda: not pid_alive(pid), timeout, what="pid %d to exit" % pid)
@@ -75,7 +149,7 @@ def stop_pidfile(pidfile, timeout=20):
         os.unlink(pidfile)
     except FileNotFoundError:
         pass
-    return was_running
+    return bool(pid)
 
 
 class Daemons:
@@ -89,6 +163,16 @@ class Daemons:
         self.paths = paths
         self.run = run
         self.env = slurm_env
+
+    def _pidfile(self, name):
+        return self.paths.mariadb_pid if name == "mariadbd" else self.paths.pid(name)
+
+    def running(self, name):
+        """True if our PID file of ``name`` (munged, mariadbd, slurmdbd, slurmctld, slurmrestd) names that daemon, running."""
+        return running(self._pidfile(name), daemon_exe(name))
+
+    def stop(self, name, timeout=20):
+        return stop_pidfile(self._pidfile(name), daemon_exe(name), timeout=timeout)
 
     def _check(self, args, what, data=None, env=None):
         rc, out, err = self.run(args, data=data, environ_update=env or self.env)
@@ -108,12 +192,14 @@ class Daemons:
         """Use a munged that already answers (a distro service, say), else start our own."""
         if self.munge_ok():
             return False
-        if not os.path.exists("/etc/munge/munge.key"):
-            self._check(["mungekey", "--create", "--keyfile", "/etc/munge/munge.key"], "mungekey")
-        os.chown("/etc/munge/munge.key", *_ids("munge"))
-        os.chmod("/etc/munge/munge.key", 0o400)
-        os.makedirs("/run/munge", exist_ok=True)
-        os.chown("/run/munge", *_ids("munge"))
+        key = "/etc/munge/munge.key"
+        # /etc/munge belongs to munge: whatever is there is checked, never followed.
+        if os.path.islink(key):
+            raise DaemonError("%s is a symbolic link; remove it (munged needs a key file of its own)" % key)
+        if not os.path.exists(key):
+            self._check(["mungekey", "--create", "--keyfile", key], "mungekey")
+        own_file(key, _ids("munge"), 0o400)
+        own_dir("/run/munge", _ids("munge"), 0o755)
         # munged writes its PID file as the munge user; a copy in our run directory marks it
         # as ours, so that a delete stops only the munged it started.
         pidfile = "/run/munge/munged.pid"
@@ -121,9 +207,7 @@ class Daemons:
                      "--pidfile", pidfile, "--exec", "/usr/sbin/munged", "--",
                      "--pid-file=%s" % pidfile, "--force"], "starting munged")
         wait_for(self.munge_ok, 10, what="munged to answer")
-        os.makedirs(self.paths.run, exist_ok=True)
-        with open(self.paths.pid("munged"), "w") as handle:
-            handle.write("%d\n" % read_pid(pidfile))
+        write_pid(self.paths.pid("munged"), daemon_pid(pidfile, daemon_exe("munged")))
         return True
 
     # MariaDB ---------------------------------------------------------------------------
@@ -147,7 +231,7 @@ class Daemons:
         ])
 
     def mariadb_ok(self):
-        if not running(self.paths.mariadb_pid):
+        if not self.running("mariadbd"):
             return False
         rc, _out, _err = self.run(["mariadb-admin", "--defaults-file=%s" % self.paths.mariadb_cnf, "ping"])
         return rc == 0
@@ -157,21 +241,14 @@ class Daemons:
         if self.mariadb_ok():
             return False
         mysql_ids = _ids("mysql")
-        for path in (p.mariadb_dir, p.mariadb_run):
-            os.makedirs(path, exist_ok=True)
-            os.chown(path, *mysql_ids)
-        os.chmod(p.mariadb_dir, 0o700)
-        os.chmod(p.mariadb_run, 0o755)
+        own_dir(p.mariadb_dir, mysql_ids, 0o700)
+        own_dir(p.mariadb_run, mysql_ids, 0o755)
         if not os.path.isdir(os.path.join(p.mariadb_dir, "mysql")):
             self._check(["mariadb-install-db", "--defaults-file=%s" % p.mariadb_cnf, "--user=mysql",
                          "--auth-root-authentication-method=socket", "--skip-test-db"],
                         "initialising the accounting database")
         # The server drops privileges to mysql, and every path it writes must allow that.
-        for path in (p.logfile("mariadb"),):
-            if not os.path.exists(path):
-                open(path, "a").close()
-            os.chown(path, *mysql_ids)
-            os.chmod(path, 0o640)
+        own_file(p.logfile("mariadb"), mysql_ids, 0o640)
         self._check(["start-stop-daemon", "--start", "--quiet", "--oknodo", "--background",
                      "--pidfile", p.mariadb_pid, "--exec", "/usr/sbin/mariadbd", "--",
                      "--defaults-file=%s" % p.mariadb_cnf, "--user=mysql"], "starting MariaDB")
@@ -190,7 +267,7 @@ class Daemons:
 
     # Slurm -----------------------------------------------------------------------------
     def slurmdbd_ok(self):
-        return running(self.paths.pid("slurmdbd"))
+        return self.running("slurmdbd")
 
     def ensure_slurmdbd(self):
         if self.slurmdbd_ok():
@@ -203,14 +280,14 @@ class Daemons:
         return True
 
     def slurmctld_ok(self):
-        if not running(self.paths.pid("slurmctld")):
+        if not self.running("slurmctld"):
             return False
         return self.run(["scontrol", "ping"], environ_update=self.env)[0] == 0
 
     def ensure_slurmctld(self):
         if self.slurmctld_ok():
             return False
-        if not running(self.paths.pid("slurmctld")):
+        if not self.running("slurmctld"):
             self._check(["slurmctld"], "starting slurmctld")
         try:
             wait_for(self.slurmctld_ok, 60, what="slurmctld to answer scontrol ping")
@@ -227,16 +304,19 @@ class Daemons:
         slurmrestd is started by the slurm_rest role (with a PID file in our run directory)."""
         stopped = []
         for name in ("slurmrestd", "slurmctld", "slurmdbd"):
-            if stop_pidfile(self.paths.pid(name)):
+            if self.stop(name):
                 stopped.append(name)
         return stopped
 
+    def stop_slurmctld(self):
+        return self.stop("slurmctld")
+
     def stop_mariadb(self):
-        return stop_pidfile(self.paths.mariadb_pid, timeout=60)
+        return self.stop("mariadbd", timeout=60)
 
     def stop_munge(self):
         """Only the munged we started (a distro service stays with its owner)."""
-        return stop_pidfile(self.paths.pid("munged"))
+        return self.stop("munged")
 
 
 def _ids(user):

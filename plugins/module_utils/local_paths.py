@@ -5,6 +5,10 @@
 Slurm's configuration lives where ParallelCluster puts it (``/opt/slurm/etc``), so tuning, job
 scripts and tools are the same on both providers. Everything else the local cluster owns sits
 under directories of its own, which is what lets a delete leave nothing behind.
+
+The run and log directories are root's alone (0755): root writes PID files and logs there, and
+the Slurm daemons open theirs as root before dropping to SlurmUser. Only MariaDB's socket
+directory under the run directory belongs to mysql, and root writes nothing in it.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,13 +25,23 @@ import time
 POWER_PLAN = "/opt/parallelcluster/local/power-plan.json"
 BOOT_TIME_MARGIN = 1.2
 STARTED = time.monotonic()
+ACTIONS = ("resume", "suspend", "resume-fail")
+# Slurm hostlists as ParallelCluster names its nodes: ``queue-dy-cr-[1-3],queue-st-cr-1``.
+HOSTLIST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_,\[\]-]*$")
+NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+
+
+class RefusedError(ValueError):
+    """A request this program does not act on: nothing was changed."""
 
 
 def _log(plan, message):
-    """Append one line to the power log: Slurm swallows the programs' output."""
+    """Append one line to the power log: Slurm swallows the programs' output. Root never follows a
+    symbolic link here: the log must not become a way to append to another file."""
     line = "%s %s[%d] %s\n" % (time.strftime("%Y-%m-%dT%H:%M:%S"), os.path.basename(sys.argv[0]), os.getpid(), message)
     try:
-        with open(plan["log_file"], "a") as handle:
+        fd = os.open(plan["log_file"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o640)
+        with os.fdopen(fd, "a") as handle:
             handle.write(line)
     except OSError:
         sys.stderr.write(line)
@@ -47,8 +58,25 @@ def load_plan(path=POWER_PLAN):
 
 def expand_hostlist(plan, hostlist):
     """Slurm's own expansion of ``compute-dy-cr-[1-3]`` style lists."""
+    if not HOSTLIST.match(hostlist):
+        raise RefusedError("hostlist %r is not a Slurm hostlist of node names (letters, digits, '-', '_', "
+                           "brackets and commas)" % hostlist)
     result = _run([plan["scontrol"], "show", "hostnames", hostlist], env=_slurm_env(plan))
     return [name for name in result.stdout.split() if name]
+
+
+def check_nodes(plan, nodes):
+    """Every node must be a Slurm node name of this cluster's power plan, or nothing is done:
+    the program runs as root and must not touch a namespace, process or file of anything else."""
+    bad = [node for node in nodes if not NODE_NAME.match(node)]
+    if bad:
+        raise RefusedError("node names %s are not Slurm node names (letters, digits, '-' and '_'); nothing was done"
+                           % ", ".join(repr(node) for node in bad))
+    foreign = [node for node in nodes if node not in plan["nodes"]]
+    if foreign:
+        raise RefusedError("nodes %s are not in the power plan %s; nothing was done" % (", ".join(foreign), POWER_PLAN))
+    if not nodes:
+        raise RefusedError("the hostlist names no node; nothing was done")
 
 
 def _slurm_env(plan):
@@ -62,11 +90,37 @@ def _pidfile(plan, node):
 
 
 def _read_pid(path):
+    """The PID a file names (0 when none); a symbolic link is not read."""
     try:
-        with open(path) as handle:
-            return int(handle.read().strip() or 0)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd) as handle:
+            return int(handle.read(32).strip() or 0)
     except (OSError, ValueError):
         return 0
+
+
+def process_exe(pid):
+    """The program a process runs (an upgraded binary's path too), or None when it is gone."""
+    try:
+        exe = os.readlink("/proc/%d/exe" % pid)
+    except OSError:
+        return None
+    return exe[:-len(" (deleted)")] if exe.endswith(" (deleted)") else exe
+
+
+def _is_node_slurmd(plan, node, pid):
+    """A PID file is only a claim: the process must be slurmd, started for ``node``, in its namespace."""
+    if pid <= 0 or process_exe(pid) != os.path.realpath(plan["slurmd"]):
+        return False
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            argv = handle.read().decode("utf-8", "replace").split("\0")
+        net = os.readlink("/proc/%d/ns/net" % pid)
+        inode = os.stat(_netns_path(node)).st_ino
+    except OSError:
+        return False
+    named = any(a == "-N" and b == node for a, b in zip(argv, argv[1:]))
+    return named and net == "net:[%d]" % inode
 
 
 def _alive(pid):
@@ -118,9 +172,8 @@ def _ensure_namespace(plan, node):
 
 def resume_node(plan, node):
     """Boot one node: namespace, address registered with slurmctld, then slurmd."""
-    if node not in plan["nodes"]:
-        raise ValueError("node %s is not in the power plan %s" % (node, POWER_PLAN))
-    if _alive(_read_pid(_pidfile(plan, node))):
+    check_nodes(plan, [node])
+    if _is_node_slurmd(plan, node, _read_pid(_pidfile(plan, node))):
         _log(plan, "resume %s: slurmd already running" % node)
         return
     ensure_bridge(plan)
@@ -140,12 +193,13 @@ def resume_node(plan, node):
     time.sleep(max(0.0, STARTED + BOOT_TIME_MARGIN - time.monotonic()))
     # A node with its own network, host name and spool directory, as an EC2 instance would have.
     _run(["nsenter", "--net=%s" % _netns_path(node), "--", "unshare", "--uts", "--mount", "--propagation", "private",
-          "--", sys.executable, os.path.abspath(__file__), "exec-slurmd", node], env=env)
+          "--", sys.executable, "-I", os.path.abspath(__file__), "exec-slurmd", node], env=env)
     _log(plan, "resume %s: slurmd started at %s" % (node, plan["nodes"][node]["addr"]))
 
 
 def exec_slurmd(plan, node):
     """Runs inside the node's namespaces: take the node's host name and spool directory, become its slurmd."""
+    check_nodes(plan, [node])
     socket.sethostname(node)
     if plan.get("slurmd_spool_mount"):
         subprocess.run(["mount", "--bind", plan["slurmd_spool_dir"].replace("%n", node), plan["slurmd_spool_mount"]],
@@ -155,9 +209,12 @@ def exec_slurmd(plan, node):
 
 
 def suspend_node(plan, node):
-    """Power a node down: stop its slurmd and whatever the namespace still runs, then remove it."""
+    """Power a node down: stop its slurmd and whatever the namespace still runs, then remove it.
+
+    The PID file only says which process to look at: it is signalled only if it is that node's slurmd."""
+    check_nodes(plan, [node])
     pid = _read_pid(_pidfile(plan, node))
-    if _alive(pid):
+    if _is_node_slurmd(plan, node, pid):
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
         while _alive(pid) and time.monotonic() < deadline:
@@ -170,8 +227,8 @@ def suspend_node(plan, node):
             except (ProcessLookupError, ValueError):
                 pass
         _run(["ip", "netns", "del", node], check=False)
-    veth = _host_veth(plan, node) if node in plan["nodes"] else None
-    if veth and _run(["ip", "link", "show", veth], check=False).returncode == 0:
+    veth = _host_veth(plan, node)
+    if _run(["ip", "link", "show", veth], check=False).returncode == 0:
         _run(["ip", "link", "del", veth], check=False)
     try:
         os.unlink(_pidfile(plan, node))
@@ -182,7 +239,7 @@ def suspend_node(plan, node):
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) != 2 or argv[0] not in ("resume", "suspend", "resume-fail", "exec-slurmd"):
+    if len(argv) != 2 or argv[0] not in ACTIONS + ("exec-slurmd",):
         sys.stderr.write("usage: %s resume|suspend|resume-fail <hostlist>\n" % sys.argv[0])
         return 2
     action, hostlist = argv
@@ -190,8 +247,16 @@ def main(argv=None):
     if action == "exec-slurmd":
         exec_slurmd(plan, hostlist)
         return 1
+    try:
+        nodes = expand_hostlist(plan, hostlist)
+        check_nodes(plan, nodes)
+    except (RefusedError, subprocess.CalledProcessError) as exc:
+        message = "%s %r refused: %s" % (action, hostlist, (getattr(exc, "stderr", "") or str(exc)).strip())
+        _log(plan, message)
+        sys.stderr.write(message + "\n")
+        return 2
     failed = 0
-    for node in expand_hostlist(plan, hostlist):
+    for node in nodes:
         try:
             if action == "resume":
                 resume_node(plan, node)

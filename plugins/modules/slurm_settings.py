@@ -192,12 +192,13 @@ class Slurmctld:
         if self.module.params["provider"] == "aws":
             self.run(["systemctl", "restart", "slurmctld"])
         else:
-            from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons import Daemons, stop_pidfile
+            from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons import Daemons
             from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
 
             paths = LocalPaths(slurm_etc=os.path.dirname(self.module.params["slurm_conf"]))
-            stop_pidfile(paths.pid("slurmctld"))
-            Daemons(paths, self.module.run_command, self.env).ensure_slurmctld()
+            daemons = Daemons(paths, self.module.run_command, self.env)
+            daemons.stop_slurmctld()
+            daemons.ensure_slurmctld()
         self.wait()
 
     def power_down_running_nodes(self):
