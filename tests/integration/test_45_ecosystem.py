@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from helpers import IDLE_MINUTES, ROOT, SITE_ARGS, run
+from helpers import IDLE_MINUTES, ROOT, SITE_ARGS, changed_tasks, failed_tasks, playbook, run
 
 pytestmark = pytest.mark.integration
 
@@ -35,3 +35,18 @@ def test_site_from_the_installed_tarball_converges_the_cluster(cluster):
     assert stats["localhost"]["failures"] == 0 and stats["localhost"]["changed"] == 0, stats
     assert stats["hpc-cluster-head"]["failures"] == 0, stats
     run(["scontrol", "ping"])
+
+
+def test_site_tags_reapply_only_the_head_node_configuration(cluster):
+    """`--tags head_node` runs the head node's roles on the cluster that exists and nothing of the AWS side."""
+    rc, data = playbook("site.yml", *SITE_ARGS, "--tags", "head_node")
+    assert rc == 0, failed_tasks(data)
+    ran = {task["task"]["name"] for play in data["plays"] for task in play["tasks"]}
+    assert any(name.startswith("hpc.parallelcluster.slurm_tuning : ") for name in ran), sorted(ran)
+    assert any(name.startswith("hpc.parallelcluster.job_tools : ") for name in ran), sorted(ran)
+    # Nothing from the cloud side or the smoke test ran, and the converged head node did not change.
+    assert not any(name.split(" : ")[0] in ("hpc.parallelcluster.vpc", "hpc.parallelcluster.pcluster")
+                   for name in ran), sorted(ran)
+    assert "Submit the smoke test and wait for it, as ec2-user" not in ran
+    assert "localhost" not in data["stats"] or data["stats"]["localhost"]["changed"] == 0, data["stats"]
+    assert data["stats"]["hpc-cluster-head"]["changed"] == 0, changed_tasks(data)
