@@ -94,6 +94,16 @@ case $mode in
       exit 1
     fi
     echo "tarball: ansible-builder create made the execution environment's build context"
+    # What ansible-builder finds in the installed collection: run-time needs (Node.js for pcluster's
+    # create among them), none of the checkout's test tools.
+    introspected=$(ansible-builder introspect "$work/collections" 2>&1)
+    if grep -qiE "^\s*-?\s*'?(moto|pytest|molecule|ansible-lint|ansible-builder|mock)([=<> \[]|$)" <<< "$introspected" \
+        || ! grep -q 'nodejs' <<< "$introspected" || ! grep -q 'aws-parallelcluster' <<< "$introspected"; then
+      echo "tarball: ansible-builder introspect of the installed collection is not the run-time set:" >&2
+      echo "$introspected" >&2
+      exit 1
+    fi
+    echo "tarball: ansible-builder introspect finds the run-time dependencies only (Node.js included)"
     ;;
   run-site)
     tarball=$(build "$work/dist")

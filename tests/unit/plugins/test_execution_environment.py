@@ -50,3 +50,23 @@ def test_collections_match_galaxy_dependencies():
     ee = load("execution-environment.yml")
     collections = {c["name"]: c["version"] for c in load(ee["dependencies"]["galaxy"])["collections"]}
     assert collections == galaxy
+
+
+TEST_TOOLS = ("moto", "pytest", "pytest-mock", "pytest-xdist", "mock", "molecule", "ansible-lint", "ansible-builder")
+
+
+def test_collection_metadata_names_the_run_time_dependencies_only():
+    """ansible-builder introspect reads meta/execution-environment.yml of an installed collection: it must
+    name the run-time files, not requirements.txt (the checkout's test tools)."""
+    meta = load("meta/execution-environment.yml")
+    ee = load("execution-environment.yml")
+    assert meta["dependencies"]["python"] == ee["dependencies"]["python"]
+    assert meta["dependencies"]["system"] == ee["dependencies"]["system"]
+    assert not set(pins(meta["dependencies"]["python"])) & set(TEST_TOOLS)
+    assert "aws-parallelcluster" in pins(meta["dependencies"]["python"])
+
+
+def test_system_packages_include_nodejs_for_pcluster_create():
+    with open(os.path.join(ROOT, "meta", "ee-bindep.txt")) as stream:
+        names = [line.split()[0] for line in stream if line.strip() and not line.startswith("#")]
+    assert "nodejs" in names
