@@ -658,7 +658,7 @@ def validate_cluster_config(config, cluster_name, provider="local", region=None,
     shape = config_input.shape_errors(config)
     if shape:
         raise ClusterConfigError(shape)
-    for field, message in config_input.control_character_errors(config):
+    for field, message in config_input.plain_data_errors(config):
         errors.add(field, message)
     if accounting is None:
         accounting = accounting_configured(config)

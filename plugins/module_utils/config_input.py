@@ -10,6 +10,7 @@ provider's files), so they are refused first, under the field path they were fou
 
 from __future__ import annotations
 
+import math
 import re
 
 # Far deeper than any ParallelCluster configuration (about ten levels), far below Python's
@@ -64,13 +65,23 @@ def _describe(char):
     return repr(char)[1:-1]
 
 
-def control_character_errors(data):
-    """(field, message) for every key or string holding a control character (line breaks only where allowed)."""
+def plain_data_errors(data):
+    """(field, message) for every key or string holding a control character (line breaks only where
+    allowed), and every value that is not plain data: YAML's ``!!binary``, dates, sets, ``.nan``, ``.inf``.
+    """
     errors = []
     stack = [(data, "", False)]
     while stack:
         value, path, multi_line = stack.pop()
         pattern = _CONTROL if multi_line else _CONTROL_OR_LINE_BREAK
+        if value is not None and not isinstance(value, (str, bool, int, float, list, dict)):
+            errors.append((path or "config", "is a %s (a YAML !!binary, date, set or other tag), not plain text or a "
+                                             "number; write it as a string or a number" % type(value).__name__))
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            errors.append((path or "config", "%r is not a number the configuration can use; write a finite number"
+                                             % value))
+            continue
         if isinstance(value, str):
             found = pattern.search(value)
             if found:

@@ -34,7 +34,7 @@ try:
         SharedStorageMountDirValidator,
         SharedStorageNameValidator,
     )
-    from pcluster.validators.common import FailureLevel, ValidatorContext
+    from pcluster.validators.common import FailureLevel, ValidationResult, ValidatorContext
     from pcluster.validators.ebs_validators import (
         EbsVolumeIopsValidator,
         EbsVolumeThroughputIopsValidator,
@@ -78,7 +78,12 @@ _URL_FIELDS = (("import_path", "ImportPath"), ("export_path", "ExportPath"),
 def _failures(validator_class, **kwargs):
     """pcluster's ERROR-level messages (what fails ``pcluster create-cluster``) of one validator."""
     found = []
-    for failure in validator_class().execute(**kwargs):
+    try:
+        failures = validator_class().execute(**kwargs)
+    except Exception as exc:  # pylint: disable=broad-except
+        # As pcluster's Resource._validator_execute_sync: a validator that fails is an ERROR.
+        failures = [ValidationResult(str(exc) or type(exc).__name__, FailureLevel.ERROR, validator_class.__name__)]
+    for failure in failures:
         if failure.level == FailureLevel.ERROR:
             message = str(failure.message)
             if message.startswith("Error: "):

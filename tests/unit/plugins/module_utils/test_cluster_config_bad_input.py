@@ -5,6 +5,7 @@ must be reported under, for both providers unless the case says otherwise.
 """
 
 import copy
+import datetime
 import os
 
 import pytest
@@ -177,6 +178,13 @@ BAD = [
     ("tag-value-nul", lambda c: c.update(Tags=[{"Key": "a", "Value": "b\0"}]), "Tags[0].Value", BOTH,
      "control character"),
     ("key-nul", lambda c: c["HeadNode"].update({"Foo\0": 1}), "HeadNode.Foo\\x00", BOTH, "control character"),
+    ("mountdir-binary", _mount(0, b"/shared"), "SharedStorage[0].MountDir", BOTH, "!!binary"),
+    ("storage-name-date", lambda c: _storage(0)(c).update(Name=datetime.date(2024, 1, 1)), "SharedStorage[0].Name",
+     BOTH, "date"),
+    ("custom-not-a-number", _queue_custom(GraceTime=float("nan")), Q + ".CustomSlurmSettings.GraceTime", BOTH,
+     "finite"),
+    ("ebs-size-zero", lambda c: _storage(0)(c)["EbsSettings"].update(Size=0), "SharedStorage[0].EbsSettings", BOTH,
+     "EbsVolumeIopsValidator"),
     ("nested-too-deep", lambda c: c.update(Tags=[{"Key": "a", "Value": _deep(100)}]), "Tags[0].Value[0]...", BOTH,
      "64 levels"),
 ]
