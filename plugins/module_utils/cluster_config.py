@@ -77,6 +77,10 @@ DEFAULT_COMPUTE_NODE_BOOTSTRAP_TIMEOUT = 2100
 # nodes of a compute resource are each one range, q-st-cr-[1-MinCount] and q-dy-cr-[1-(MaxCount - MinCount)].
 MAX_SLURM_NODE_RANGE = 64 * 1024
 
+# Slurm reads ResumeTimeout, which ComputeNodeBootstrapTimeout becomes, as a 16-bit number:
+# slurmctld and every Slurm command stop at a larger one ("is greater than 65535").
+MAX_SLURM_RESUME_TIMEOUT = 65535
+
 # The longest node name Slurm and Linux accept: MAX_SLURM_NAME and HOST_NAME_MAX are 64 bytes
 # including the terminating NUL, and a node name becomes the compute node's host name.
 MAX_NODE_NAME_LENGTH = 63
@@ -566,6 +570,14 @@ def _check_slurm_settings(config, accounting, errors):
                                                              "cannot be used together; keep only one of them")
 
 
+def _check_timeouts(config, errors):
+    field = "DevSettings.Timeouts.ComputeNodeBootstrapTimeout"
+    value = _as_dict(_as_dict(config.get("DevSettings")).get("Timeouts")).get("ComputeNodeBootstrapTimeout")
+    if _is_int(value) and value > MAX_SLURM_RESUME_TIMEOUT and not errors.has_field(field):
+        errors.add(field, "%d seconds: it becomes Slurm's ResumeTimeout, which holds at most %d; lower it"
+                   % (value, MAX_SLURM_RESUME_TIMEOUT))
+
+
 def _check_queues(config, errors):
     scheduling = _as_dict(config.get("Scheduling"))
     if scheduling.get("Scheduler") != "slurm":
@@ -678,6 +690,7 @@ def validate_cluster_config(config, cluster_name, provider="local", region=None,
         errors.add("Scheduling.Scheduler", "provider 'local' runs Slurm only; set Scheduler: slurm (found %r)"
                    % (scheduler,))
     _check_slurm_settings(config, accounting, errors)
+    _check_timeouts(config, errors)
     _check_queues(config, errors)
     if loaded is not None:
         _add_new_fields(offline.compute_resource_findings(loaded), errors)

@@ -160,6 +160,8 @@ BAD = [
      "Scheduling.SlurmSettings.ScaledownIdletime", BOTH, "whole number"),
     ("timeout-huge", lambda c: c.update(DevSettings={"Timeouts": {"ComputeNodeBootstrapTimeout": 10 ** 40}}),
      "DevSettings.Timeouts.ComputeNodeBootstrapTimeout", BOTH, "2**63"),
+    ("timeout-beyond-slurm", lambda c: c.update(DevSettings={"Timeouts": {"ComputeNodeBootstrapTimeout": 65536}}),
+     "DevSettings.Timeouts.ComputeNodeBootstrapTimeout", BOTH, "65535"),
     ("smt-quoted-false", lambda c: _cr(c).update(DisableSimultaneousMultithreading="false"),
      CR + ".DisableSimultaneousMultithreading", BOTH, "true or false"),
     ("efa-yes", lambda c: _cr(c).update(Efa={"Enabled": "yes"}), CR + ".Efa.Enabled", BOTH, "true or false"),
