@@ -329,10 +329,12 @@ class LocalClusterBackend(cb.ClusterBackend):
         repository = export_path if task_type == cb.EXPORT_TO_REPOSITORY else import_path
         try:
             if task_type == cb.EXPORT_TO_REPOSITORY:
-                moved = fsx_repository.export_files(s3, export_path, mount_dir, import_path=import_path,
-                                                    paths=paths, dry_run=check_mode)
+                moved, skipped = fsx_repository.export_files(s3, export_path, mount_dir, import_path=import_path,
+                                                             paths=paths, dry_run=check_mode)
             else:
-                moved = fsx_repository.import_objects(s3, import_path, mount_dir, paths=paths, dry_run=check_mode)
+                moved, skipped = fsx_repository.import_objects(s3, import_path, mount_dir, paths=paths, dry_run=check_mode)
+        except fsx_repository.MountPointError as exc:
+            raise cb.BackendError("%s.MountDir: %s" % (field.rsplit(".", 1)[0], exc))
         except fsx_repository.RepositoryPathError as exc:
             raise cb.BackendError("paths: %s" % exc)
         except Exception as exc:
@@ -348,6 +350,7 @@ class LocalClusterBackend(cb.ClusterBackend):
             "repository_path": repository,
             "paths": fsx_repository.relative_paths(mount_dir, paths),
             "files": moved,
+            "skipped": skipped,
             "total_count": len(moved),
             "succeeded_count": 0 if check_mode else len(moved),
         }
@@ -441,13 +444,17 @@ class LocalClusterBackend(cb.ClusterBackend):
             if storage.get("StorageType") != "FsxLustre" or not import_path or self.s3_client_factory is None:
                 continue
             try:
-                fsx_repository.import_objects(self.s3_client_factory(), import_path, storage["MountDir"])
+                skipped = fsx_repository.import_objects(self.s3_client_factory(), import_path, storage["MountDir"]).skipped
+            except fsx_repository.MountPointError as exc:
+                raise cb.BackendError("SharedStorage %s: MountDir: %s" % (storage.get("Name"), exc))
             except Exception as exc:  # botocore's ClientError and BotoCoreError, without importing botocore here
                 if type(exc).__module__.startswith(("botocore", "boto3")):
                     raise cb.BackendError(
                         "SharedStorage %s: could not import %s: %s" % (storage.get("Name"), import_path, exc),
                         [{"failureCode": "FsxImportPathFailure", "failureReason": str(exc)}])
                 raise
+            for entry in skipped if self.warn else []:
+                self.warn("SharedStorage %s: %s not imported: %s" % (storage.get("Name"), entry["key"], entry["reason"]))
 
     def _start_daemons(self, reconfigure):
         d = self.daemons

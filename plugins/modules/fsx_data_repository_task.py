@@ -15,10 +15,17 @@ description:
   - O(type=export) writes files that are new or changed on the file system to the storage's
     C(ExportPath), keeping their path below the mount point (C(/fsx/results/a.out) becomes
     C(<ExportPath>results/a.out)). Files imported from C(ImportPath) and left unchanged are not
-    exported, as on FSx. Symbolic links are not followed.
+    exported, as on FSx.
   - O(type=import) brings objects that appeared or changed under C(ImportPath) since the file
     system was created onto the file system. A file changed on the file system is not replaced.
   - Both compare content digests, so a second identical run transfers nothing and reports no change.
+  - The task runs as root in a tree every cluster user can write, so it never follows a symbolic
+    link, neither for a folder on the way nor for the file itself. Export reads only regular files
+    reached without links; import writes each file through a new temporary file renamed over its
+    name. An import never replaces a link, a folder, or a file that belongs to another user. What is
+    left alone for these reasons, and objects whose key cannot be a file name (an empty, V(.) or
+    V(..) component, a key starting with V(/), a NUL or control character, a component longer than
+    255 bytes), is listed in RV(task.skipped) and warned about; the rest of the task goes on.
   - With the C(local) provider the file system is the cluster's mount directory on the head node
     and the repository is the bucket in the AWS API that the AWS options point at (the local
     emulator on the local inventory). Run it on the head node.
@@ -130,6 +137,13 @@ task:
       type: list
       elements: dict
       sample: [{path: /fsx/results/a.out, key: output/results/a.out, size: 12}]
+    skipped:
+      description:
+        - What the task left alone and why, C(path) on the file system, C(key) in the bucket (null
+          for export) and C(reason), such as a symbolic link or an object key that cannot be a file name.
+      type: list
+      elements: dict
+      sample: [{path: /fsx/results/link, key: null, reason: /fsx/results/link is a symbolic link; links are not followed}]
     total_count:
       description: Number of files the task had to move.
       type: int
@@ -171,6 +185,9 @@ def main():
                                             check_mode=module.check_mode)
     except cb.BackendError as exc:
         module.fail_json(msg=str(exc), failures=exc.failures)
+    for entry in task["skipped"]:
+        what = "file not exported" if entry["key"] is None else "object %r not imported" % entry["key"]
+        module.warn("%s: %s" % (what, entry["reason"]))
     module.exit_json(changed=bool(task["files"]), task=task, diff=_diff(task))
 
 

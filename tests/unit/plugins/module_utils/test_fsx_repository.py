@@ -61,21 +61,23 @@ def test_relative_paths_refuse_escapes(mount):
 
 
 def test_import_copies_the_repository_once(s3, mount):
-    moved = fr.import_objects(s3, "s3://%s/" % BUCKET, mount)
-    assert sorted(m["key"] for m in moved) == ["input/input.txt", "jobs/sample_job.sh"]
+    moved, skipped = fr.import_objects(s3, "s3://%s/" % BUCKET, mount)
+    assert sorted(m["key"] for m in moved) == ["input/input.txt", "jobs/sample_job.sh"] and skipped == []
     with open(os.path.join(mount, "input/input.txt")) as handle:
         assert handle.read() == "Sample HPC input data\n"
-    assert fr.import_objects(s3, "s3://%s/" % BUCKET, mount) == []
+    assert fr.import_objects(s3, "s3://%s/" % BUCKET, mount) == ([], [])
+    # Written through a temporary file: none is left behind.
+    assert sorted(os.listdir(os.path.join(mount, "input"))) == ["input.txt"]
 
 
 def test_import_brings_new_objects_and_keeps_local_changes(s3, mount):
     fr.import_objects(s3, "s3://%s/" % BUCKET, mount)
     write(os.path.join(mount, "jobs/sample_job.sh"), "#!/bin/bash\necho changed here\n")
     s3.put_object(Bucket=BUCKET, Key="input/more.dat", Body=b"42\n")
-    dry = fr.import_objects(s3, "s3://%s/" % BUCKET, mount, paths=["input"], dry_run=True)
+    dry = fr.import_objects(s3, "s3://%s/" % BUCKET, mount, paths=["input"], dry_run=True).moved
     assert [m["key"] for m in dry] == ["input/more.dat"]
     assert not os.path.exists(os.path.join(mount, "input/more.dat"))
-    moved = fr.import_objects(s3, "s3://%s/" % BUCKET, mount)
+    moved = fr.import_objects(s3, "s3://%s/" % BUCKET, mount).moved
     assert [m["key"] for m in moved] == ["input/more.dat"]
     with open(os.path.join(mount, "jobs/sample_job.sh")) as handle:
         assert "changed here" in handle.read()
@@ -91,18 +93,18 @@ def test_export_writes_new_and_changed_files_only(s3, mount):
     fr.import_objects(s3, "s3://%s/" % BUCKET, mount)
     write(os.path.join(mount, "results/run 1/a.out"), "result a\n")
     export = "s3://%s/output/" % BUCKET
-    dry = fr.export_files(s3, export, mount, import_path="s3://%s/" % BUCKET, dry_run=True)
+    dry = fr.export_files(s3, export, mount, import_path="s3://%s/" % BUCKET, dry_run=True).moved
     # The unchanged imports (input/, jobs/) are not exported, as on FSx.
     assert [m["key"] for m in dry] == ["output/results/run 1/a.out"]
     assert keys(s3, "output/") == []
-    moved = fr.export_files(s3, export, mount, import_path="s3://%s/" % BUCKET)
+    moved = fr.export_files(s3, export, mount, import_path="s3://%s/" % BUCKET).moved
     assert [m["key"] for m in moved] == ["output/results/run 1/a.out"]
     body = s3.get_object(Bucket=BUCKET, Key="output/results/run 1/a.out")["Body"].read()
     assert body == b"result a\n"
-    assert fr.export_files(s3, export, mount, import_path="s3://%s/" % BUCKET) == []
+    assert fr.export_files(s3, export, mount, import_path="s3://%s/" % BUCKET) == ([], [])
     write(os.path.join(mount, "results/run 1/a.out"), "result a, second run\n")
     write(os.path.join(mount, "input/input.txt"), "edited input\n")
-    moved = fr.export_files(s3, export, mount, import_path="s3://%s/" % BUCKET)
+    moved = fr.export_files(s3, export, mount, import_path="s3://%s/" % BUCKET).moved
     assert sorted(m["key"] for m in moved) == ["output/input/input.txt", "output/results/run 1/a.out"]
 
 
@@ -112,8 +114,10 @@ def test_export_limited_to_paths_and_not_following_links(s3, mount, tmp_path):
     write(os.path.join(mount, "results/a.out"), "a\n")
     write(os.path.join(mount, "scratch/b.out"), "b\n")
     os.symlink(str(secret), os.path.join(mount, "results/link"))
-    moved = fr.export_files(s3, "s3://%s/output/" % BUCKET, mount, paths=["results"])
+    moved, skipped = fr.export_files(s3, "s3://%s/output/" % BUCKET, mount, paths=["results"])
     assert [m["key"] for m in moved] == ["output/results/a.out"]
+    assert [(s["path"], s["key"]) for s in skipped] == [(os.path.join(mount, "results/link"), None)]
+    assert "symbolic link" in skipped[0]["reason"]
     with pytest.raises(fr.RepositoryPathError, match="does not exist"):
         fr.export_files(s3, "s3://%s/output/" % BUCKET, mount, paths=["nothing-here"])
 
@@ -184,3 +188,183 @@ def test_bad_paths_fail_before_anything_moves(tmp_path, s3, mount):
     with pytest.raises(cb.BackendError, match=r"paths: .*'\.\.'"):
         backend.data_repository_task("c1", cb.EXPORT_TO_REPOSITORY, paths=["../etc"])
     assert [k for k in keys(s3) if k.startswith("FSxLustre")] == []
+
+
+# The tasks run as root in a tree every user can write: nothing is reached through a link. ---------
+
+IMPORT = "s3://%s/" % BUCKET
+EXPORT = "s3://%s/output/" % BUCKET
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A folder outside the mount point that holds a root-only file."""
+    path = tmp_path / "outside"
+    path.mkdir()
+    secret = path / "secret"
+    secret.write_text("root only\n")
+    secret.chmod(0o600)
+    return path
+
+
+def tree(path):
+    return sorted(os.path.relpath(os.path.join(d, f), str(path)) for d, dirs, files in os.walk(str(path))
+                  for f in files + dirs)
+
+
+def bodies(s3):
+    return [s3.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys(s3)]
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_import_does_not_follow_a_linked_folder_on_the_way(s3, mount, outside, dry_run):
+    os.makedirs(os.path.join(mount, "a"))
+    os.symlink(str(outside), os.path.join(mount, "a/b"))
+    s3.put_object(Bucket=BUCKET, Key="a/b/planted.sh", Body=b"chosen by the bucket's writer\n")
+    s3.put_object(Bucket=BUCKET, Key="a/b/c/deeper.sh", Body=b"x\n")
+    moved, skipped = fr.import_objects(s3, IMPORT, mount, dry_run=dry_run)
+    assert tree(outside) == ["secret"]
+    assert sorted(m["key"] for m in moved) == ["input/input.txt", "jobs/sample_job.sh"]
+    assert [s["key"] for s in skipped] == ["a/b/c/deeper.sh", "a/b/planted.sh"]
+    for entry in skipped:
+        assert entry["reason"] == "%s/a/b is a symbolic link; links are not followed" % mount
+
+
+def test_import_does_not_replace_a_link_at_the_files_name(s3, mount, outside):
+    os.makedirs(os.path.join(mount, "input"))
+    os.symlink(str(outside / "secret"), os.path.join(mount, "input/input.txt"))
+    moved, skipped = fr.import_objects(s3, IMPORT, mount)
+    assert [m["key"] for m in moved] == ["jobs/sample_job.sh"]
+    assert [(s["key"], s["reason"]) for s in skipped] == [
+        ("input/input.txt", "%s/input/input.txt is a symbolic link; the import does not replace it" % mount)]
+    assert (outside / "secret").read_text() == "root only\n"
+    assert os.path.islink(os.path.join(mount, "input/input.txt"))
+
+
+def test_import_replaces_a_name_without_writing_through_it(s3, mount, outside):
+    """A hard link at the file's name: the import renames a new file over the name, the other
+    name keeps its content."""
+    os.makedirs(os.path.join(mount, "input"))
+    os.link(str(outside / "secret"), os.path.join(mount, "input/input.txt"))
+    os.utime(str(outside / "secret"), (0, 0))
+    moved = fr.import_objects(s3, IMPORT, mount).moved
+    assert "input/input.txt" in [m["key"] for m in moved]
+    assert (outside / "secret").read_text() == "root only\n"
+    with open(os.path.join(mount, "input/input.txt")) as handle:
+        assert handle.read() == "Sample HPC input data\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file to another user")
+def test_import_does_not_replace_another_users_file(s3, mount):
+    write(os.path.join(mount, "input/input.txt"), "the user's own data\n")
+    os.chown(os.path.join(mount, "input/input.txt"), 65534, 65534)
+    os.utime(os.path.join(mount, "input/input.txt"), (0, 0))
+    moved, skipped = fr.import_objects(s3, IMPORT, mount)
+    assert [m["key"] for m in moved] == ["jobs/sample_job.sh"]
+    assert len(skipped) == 1 and "belongs to" in skipped[0]["reason"] and "another user's file" in skipped[0]["reason"]
+    with open(os.path.join(mount, "input/input.txt")) as handle:
+        assert handle.read() == "the user's own data\n"
+
+
+def test_import_leaves_folders_and_special_files_alone(s3, mount):
+    os.makedirs(os.path.join(mount, "input/input.txt"))
+    os.makedirs(os.path.join(mount, "jobs"))
+    os.mkfifo(os.path.join(mount, "jobs/sample_job.sh"))
+    moved, skipped = fr.import_objects(s3, IMPORT, mount)
+    assert moved == []
+    assert sorted(s["reason"] for s in skipped) == [
+        "%s/input/input.txt is not a regular file" % mount, "%s/jobs/sample_job.sh is not a regular file" % mount]
+
+
+def test_import_does_not_follow_a_linked_selected_path(s3, mount, outside):
+    os.symlink(str(outside), os.path.join(mount, "input"))
+    s3.put_object(Bucket=BUCKET, Key="input/more.dat", Body=b"42\n")
+    moved, skipped = fr.import_objects(s3, IMPORT, mount, paths=["input"])
+    assert moved == [] and sorted(s["key"] for s in skipped) == ["input/input.txt", "input/more.dat"]
+    assert tree(outside) == ["secret"]
+
+
+@pytest.mark.parametrize("key, reason", [
+    ("../escape.txt", "'..'"),
+    ("input/../../escape.txt", "'..'"),
+    ("input/./x.txt", "'.'"),
+    ("input//x.txt", "empty"),
+    ("/escape.txt", "absolute"),
+    ("input/nul\x00.txt", "NUL or control character"),
+    ("input/bell\x07.txt", "NUL or control character"),
+    ("input/new\nline.txt", "NUL or control character"),
+    ("input/" + "x" * 256, "longer than 255 bytes"),
+])
+def test_import_skips_keys_that_cannot_be_file_names(s3, mount, tmp_path, key, reason):
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+    moved, skipped = fr.import_objects(s3, IMPORT, mount)
+    assert sorted(m["key"] for m in moved) == ["input/input.txt", "jobs/sample_job.sh"]
+    assert [s["key"] for s in skipped] == [key] and reason in skipped[0]["reason"], skipped
+    assert tree(tmp_path) == ["fsx", "fsx/input", "fsx/input/input.txt", "fsx/jobs", "fsx/jobs/sample_job.sh"]
+
+
+def test_export_does_not_follow_links(s3, mount, outside):
+    write(os.path.join(mount, "results/a.out"), "a\n")
+    os.symlink(str(outside / "secret"), os.path.join(mount, "leak"))
+    os.symlink(str(outside), os.path.join(mount, "results/linked-folder"))
+    os.makedirs(os.path.join(mount, "x"))
+    os.symlink(str(outside), os.path.join(mount, "x/y"))
+    moved, skipped = fr.export_files(s3, EXPORT, mount)
+    assert [m["key"] for m in moved] == ["output/results/a.out"]
+    assert sorted(s["path"] for s in skipped) == [os.path.join(mount, p) for p in ("leak", "results/linked-folder", "x/y")]
+    assert all("symbolic link" in s["reason"] for s in skipped)
+    assert b"root only\n" not in bodies(s3)
+
+
+@pytest.mark.parametrize("selected", ["x/y", "x/y/secret", "leak", "x"])
+def test_export_of_a_path_through_a_link_reads_nothing(s3, mount, outside, selected):
+    os.makedirs(os.path.join(mount, "x"))
+    os.symlink(str(outside), os.path.join(mount, "x/y"))
+    os.symlink(str(outside / "secret"), os.path.join(mount, "leak"))
+    moved, skipped = fr.export_files(s3, EXPORT, mount, paths=[selected])
+    assert moved == [] and len(skipped) == 1 and "symbolic link" in skipped[0]["reason"], skipped
+    assert b"root only\n" not in bodies(s3)
+
+
+def test_export_skips_special_files_and_names_that_cannot_be_keys(s3, mount):
+    write(os.path.join(mount, "results/a.out"), "a\n")
+    os.mkfifo(os.path.join(mount, "results/pipe"))
+    write(os.path.join(mount, "results/bad\nname"), "b\n")
+    deep = os.path.join(mount, "results", *["d" * 200] * 5)
+    write(os.path.join(deep, "too-long.out"), "c\n")
+    moved, skipped = fr.export_files(s3, EXPORT, mount)  # the FIFO must not hang the task
+    assert [m["key"] for m in moved] == ["output/results/a.out"]
+    reasons = sorted(s["reason"] for s in skipped)
+    assert len(reasons) == 3, reasons
+    assert "control character" in reasons[0] and "S3's 1024 bytes" in reasons[1] and "not a regular file" in reasons[2]
+
+
+def test_mount_point_through_a_link_is_refused(s3, tmp_path, outside):
+    link = tmp_path / "fsx-link"
+    link.symlink_to(outside)
+    with pytest.raises(fr.MountPointError, match="fsx-link is a symbolic link"):
+        fr.export_files(s3, EXPORT, str(link))
+    with pytest.raises(fr.MountPointError, match="fsx-link is a symbolic link"):
+        fr.import_objects(s3, IMPORT, str(link / "sub"))
+    assert tree(outside) == ["secret"] and keys(s3, "output/") == []
+
+
+def test_backend_reports_a_linked_mount_point_by_its_field(tmp_path, s3, outside):
+    link = tmp_path / "fsx-link"
+    link.symlink_to(outside)
+    backend = _backend(tmp_path, s3, {"SharedStorage": [_lustre(str(link), ImportPath=IMPORT)]})
+    with pytest.raises(cb.BackendError, match=r"SharedStorage\[0\]\.MountDir: mount point .* is a symbolic link"):
+        backend.data_repository_task("c1", cb.IMPORT_METADATA_FROM_REPOSITORY)
+    assert tree(outside) == ["secret"]
+
+
+def test_backend_task_lists_what_it_skipped(tmp_path, s3, mount, outside):
+    backend = _backend(tmp_path, s3, {"SharedStorage": [_lustre(mount, ImportPath=IMPORT)]})
+    os.symlink(str(outside / "secret"), os.path.join(mount, "leak"))
+    task = backend.data_repository_task("c1", cb.EXPORT_TO_REPOSITORY)
+    assert task["files"] == [] and [s["path"] for s in task["skipped"]] == [os.path.join(mount, "leak")]
+
+
+def test_relative_paths_refuse_names_that_cannot_be_files(mount):
+    with pytest.raises(fr.RepositoryPathError, match="control character"):
+        fr.relative_paths(mount, ["results/\x01"])
