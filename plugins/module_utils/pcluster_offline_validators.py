@@ -71,8 +71,7 @@ SETTINGS_KEYS = {
     "Ebs": "EbsSettings", "Efs": "EfsSettings", "FsxLustre": "FsxLustreSettings",
     "FsxOpenZfs": "FsxOpenZfsSettings", "FsxOntap": "FsxOntapSettings", "FileCache": "FileCacheSettings",
 }
-_URL_FIELDS = (("import_path", "ImportPath"), ("export_path", "ExportPath"),
-               ("data_repository_path", "DataRepositoryPath"))
+_URL_FIELDS = (("import_path", "ImportPath"), ("export_path", "ExportPath"))
 
 
 def _failures(validator_class, **kwargs):
@@ -115,7 +114,7 @@ def _storage_item(index, storage, raw_type):
         if validator_class in _OFFLINE_STORAGE_VALIDATORS:
             for message in _failures(validator_class, **args):
                 found.append((_storage_field(base, raw_type, validator_class, args), message))
-    for attribute, key in _URL_FIELDS:
+    for attribute, key in _URL_FIELDS if isinstance(storage, SharedFsxLustre) else ():
         url = getattr(storage, attribute, None)
         if url and get_url_scheme(url) != "s3":
             for message in _failures(S3BucketUriValidator, url=url):
@@ -152,11 +151,15 @@ def _storage_counts(items):
     return [("SharedStorage", message) for message in found]
 
 
-def _storage_ids(storage):
-    for attribute in ("file_system_id", "volume_id", "file_cache_id"):
-        value = getattr(storage, attribute, None)
-        if value:
-            return value
+def _storage_id(storage):
+    """The ID an item names, as pcluster's existing_storage_id_list reads it (an FSx volume's own
+    ``file_system_id`` would ask AWS)."""
+    if isinstance(storage, (SharedEfs, SharedFsxLustre)):
+        return storage.file_system_id or None
+    if isinstance(storage, (SharedEbs, ExistingFsxOpenZfs, ExistingFsxOntap)):
+        return storage.volume_id or None
+    if isinstance(storage, ExistingFileCache):
+        return storage.file_cache_id or None
     return None
 
 
@@ -186,7 +189,7 @@ def shared_storage_findings(loaded, raw_items):
     names = [storage.name for storage in items]
     for message in _failures(DuplicateNameValidator, name_list=names, resource_name="Shared Storage"):
         found.extend(("SharedStorage[%d].Name" % index, message) for index in _later_duplicates(names))
-    ids = [_storage_ids(storage) for storage in items]
+    ids = [_storage_id(storage) for storage in items]
     for message in _failures(DuplicateNameValidator, name_list=[i for i in ids if i], resource_name="Shared Storage IDs"):
         found.extend(("SharedStorage[%d]" % index, message) for index in _later_duplicates(ids))
     for index, storage in enumerate(items):

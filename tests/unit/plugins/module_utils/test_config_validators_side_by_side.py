@@ -200,3 +200,36 @@ def test_the_comparison_covers_both_verdicts():
     accepted = [case for case in CASES if case[3] is None]
     stricter = [case for case in CASES if case[4]]
     assert len(refused) >= 30 and len(accepted) >= 8 and len(stricter) >= 8
+
+
+def test_every_kind_of_shared_storage_is_checked_without_asking_aws(monkeypatch):
+    """The validators that look an ID, bucket, key or snapshot up in AWS stay with pcluster: nothing is asked here."""
+    import botocore.client
+
+    asked = []
+
+    def refuse(self, operation, params):
+        asked.append(operation)
+        raise AssertionError("AWS was asked for %s" % operation)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", refuse)
+    config = valid_recipe()
+    config["SharedStorage"][0]["EbsSettings"].update(SnapshotId="snap-0123456789abcdef0", KmsKeyId="key")
+    config["SharedStorage"][1]["FsxLustreSettings"]["AutoImportPolicy"] = "NEW"
+    config["SharedStorage"] += [
+        {"Name": "efs", "StorageType": "Efs", "MountDir": "/efs", "EfsSettings": {"Encrypted": True, "KmsKeyId": "k"}},
+        {"Name": "efs-old", "StorageType": "Efs", "MountDir": "/efs-old",
+         "EfsSettings": {"FileSystemId": "fs-0123456789abcdef0"}},
+        {"Name": "zfs", "StorageType": "FsxOpenZfs", "MountDir": "/zfs",
+         "FsxOpenZfsSettings": {"VolumeId": "fsvol-0123456789abcdef0"}},
+        {"Name": "ontap", "StorageType": "FsxOntap", "MountDir": "/ontap",
+         "FsxOntapSettings": {"VolumeId": "fsvol-0123456789abcdef1"}},
+        {"Name": "cache", "StorageType": "FileCache", "MountDir": "/cache",
+         "FileCacheSettings": {"FileCacheId": "fc-0123456789abcdef0"}},
+        {"Name": "ebs-old", "StorageType": "Ebs", "MountDir": "/ebs-old", "EbsSettings": {"VolumeId": "vol-0123456789abcdef0"}},
+    ]
+    for provider in ("aws", "local"):
+        assert our_verdict(config, "hpc", provider) == []
+    config["SharedStorage"][4]["FsxOpenZfsSettings"]["VolumeId"] = config["SharedStorage"][5]["FsxOntapSettings"]["VolumeId"]
+    assert [field for field, dummy in our_verdict(config, "hpc", "aws")] == ["SharedStorage[5]"]
+    assert asked == []
