@@ -11,8 +11,8 @@ __metaclass__ = type
 import os
 import pwd
 import re
-import stat
 
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.owned_files import open_owned
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.sbatch_options import decode_key
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_cli import (
     TERMINAL_STATES,
@@ -38,42 +38,6 @@ def _owner_uid(user):
         return None
 
 
-def _open_owned(path, uid):
-    """A read-only file object for ``path`` if it is a regular file owned by ``uid``, else (None, why).
-
-    The module often runs as root while the job's user picks the path: the last component is never
-    followed as a symlink, nothing but a regular file is ever opened for reading (an O_PATH handle
-    is checked first, then reopened through /proc, so no swap can slip in between), and a file owned
-    by anyone else (a hard link to /etc/shadow, a file reached through a symlinked directory) is
-    not read."""
-    o_path = getattr(os, "O_PATH", 0)
-    flags = os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
-    try:
-        fd = os.open(path, (o_path or os.O_RDONLY) | flags)
-    except OSError as exc:
-        return None, "cannot be opened (%s)" % (exc.strerror or exc)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return None, "is not a regular file"
-        if info.st_uid != uid:
-            return None, "is owned by uid %d, not by the job's user (uid %d)" % (info.st_uid, uid)
-        if o_path:
-            read_fd = os.open("/proc/self/fd/%d" % fd, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-            reopened = os.fstat(read_fd)
-            if (reopened.st_ino, reopened.st_dev) != (info.st_ino, info.st_dev):
-                os.close(read_fd)
-                return None, "changed while it was opened"
-        else:
-            read_fd, fd = fd, None
-        return os.fdopen(read_fd, "rb"), None
-    except OSError as exc:
-        return None, "cannot be read (%s)" % (exc.strerror or exc)
-    finally:
-        if fd is not None:
-            os.close(fd)
-
-
 def tail(path, lines, owner=None, warn=None):
     """The last ``lines`` lines of a job's output file, or None when it cannot be read.
 
@@ -86,7 +50,7 @@ def tail(path, lines, owner=None, warn=None):
         why = "its owner, the job's user %r, is unknown here" % owner
         handle = None
     else:
-        handle, why = _open_owned(path, uid)
+        handle, why = open_owned(path, (uid,), "the job's user (uid %d)" % uid)
     if handle is None:
         if warn and not (why or "").startswith("cannot be opened (No such file"):
             warn("stdout_tail left empty: %s %s" % (path, why))

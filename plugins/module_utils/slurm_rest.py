@@ -18,6 +18,7 @@ __metaclass__ = type
 
 import base64
 import json
+import os
 import re
 import socket
 import time
@@ -26,6 +27,7 @@ from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
 from ansible.module_utils.six.moves.urllib.parse import quote, urlencode
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.owned_files import open_owned, read_at_most
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_cli import SlurmError
 
 # Newest first: the first one the server offers is used.
@@ -36,10 +38,13 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 # Slurm's own errors that mean "the credential was refused" (slurm_errno.h).
 AUTH_ERRNOS = frozenset([1007] + list(range(6000, 6010)))
 AUTH_WORDS = re.compile(r"authenticat|credential|token|jwt", re.IGNORECASE)
+# slurmctld refuses a larger batch script unless SchedulerParameters raises max_script_size.
+MAX_SCRIPT_SIZE = 4 * 1024 * 1024
 
 
 class RestError(SlurmError):
-    """A slurmrestd request failed; ``kind`` is no_token, auth, unreachable, version, http or slurm."""
+    """A slurmrestd request failed; ``kind`` is no_token, auth, unreachable, version, http or slurm, or
+    input when a parameter was refused before any request."""
 
     def __init__(self, message, kind="http", status=None, errors=None, url=None):
         super(RestError, self).__init__(message, cmd=url, rc=status,
@@ -176,6 +181,60 @@ def job_properties(options, env, cwd, version):
             if key in job:
                 job[key] = {"set": True, "infinite": False, "number": job[key]}
     return job
+
+
+def _script_refused(path, problem, fix):
+    return RestError("invalid parameters, nothing was submitted: script_path %s %s; %s" % (path, problem, fix),
+                     kind="input", errors=[{"description": "script_path %s" % problem, "parameter": "script_path"}])
+
+
+def _script_fix(why):
+    if why.startswith("cannot"):
+        return "give the path of a readable batch script on the host that runs the task"
+    if "symbolic link" in why:
+        return ("give the path of the script itself, without symbolic links (backend rest reads it with the "
+                "task's rights and submits it as rest_user's job)")
+    if why.startswith("is owned by"):
+        return ("backend rest reads it with the task's rights and submits it as rest_user's job; make it a file "
+                "owned by root or by the account running the task, or pass its content with script")
+    return "give a regular file"
+
+
+def read_script_file(path, cwd=None):
+    """The text of the batch script ``path`` (relative to ``cwd``), read on the host that runs the task.
+
+    The module may run as root while rest_user can read the job's script back from Slurm, so the
+    file is read as owned_files allows (a regular file of root or of the account running the task,
+    reached without a symbolic link) and no larger than slurmctld accepts; the checks sbatch makes
+    on a script file come next, so both backends refuse the same files. RestError (kind input)
+    names script_path and the fix."""
+    full = path if os.path.isabs(path) else os.path.join(cwd or os.getcwd(), path)
+    euid = os.geteuid()
+    handle, why = open_owned(full, set((0, euid)), "root or the account running the task (uid %d)" % euid,
+                             whole_path=True)
+    if handle is None:
+        raise _script_refused(path, why, _script_fix(why))
+    with handle:
+        try:
+            data = read_at_most(handle, MAX_SCRIPT_SIZE)
+        except (IOError, OSError) as exc:
+            raise _script_refused(path, "cannot be read (%s)" % (exc.strerror or exc), _script_fix("cannot"))
+    if data is None:
+        raise _script_refused(path, "is larger than %d bytes, the most slurmctld accepts by default "
+                              "(SchedulerParameters max_script_size)" % MAX_SCRIPT_SIZE,
+                              "make the script smaller: let it read its data from files")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _script_refused(path, "is not UTF-8 text", "give a text script (slurmrestd takes it as JSON text)")
+    if not text.startswith("#!"):
+        raise _script_refused(path, "does not look like a batch script", "its first line must start with #! "
+                              "followed by the path to an interpreter")
+    if "\0" in text:
+        raise _script_refused(path, "contains a NUL character", "remove it: Slurm does not allow one in a script")
+    if "\r\n" in text:
+        raise _script_refused(path, "has DOS line breaks (\\r\\n)", "use Unix line breaks (\\n)")
+    return text
 
 
 def wrap_script(command):
@@ -473,12 +532,7 @@ class SlurmREST:
         if wrap is not None:
             script = wrap_script(wrap)
         elif script_path is not None:
-            try:
-                with open(script_path) as handle:
-                    script = handle.read()
-            except (IOError, OSError) as exc:
-                raise RestError("Unable to open file %s: %s" % (script_path, exc), kind="slurm",
-                                errors=[{"description": "Unable to open file %s" % script_path}])
+            script = read_script_file(script_path, cwd)
         body = {"script": script, "job": job_properties(options, env, cwd, self.version)}
         payload = self.call("POST", self._p("/job/submit"), body=body)
         job_id = number(payload.get("job_id"))

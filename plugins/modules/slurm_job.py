@@ -177,8 +177,17 @@ options:
         HTTP from wherever the task runs, the control node included; no SSH to the head node and no
         Slurm client are needed. The API version is negotiated with the server (v0.0.36 to v0.0.39).
         Results have the same fields and meaning as with V(cli).
-      - "With V(rest): O(script_path) is read on the host that runs the task; the job gets O(env)
-        plus C(PATH=/usr/local/bin:/usr/bin:/bin), not the environment of the submitting process;
+      - "With V(rest): O(script_path) is read on the host that runs the task, with the rights of the
+        account running it, and submitted as the job of O(rest_user), who can read it back from Slurm.
+        So it is opened without following a symbolic link (at its last component or, on Linux, in any
+        directory on the way), must be a regular file owned by root or by the account running the
+        task, and at most 4 MiB (slurmctld's default C(max_script_size)); a relative path is resolved
+        against O(chdir) (or its default). Any other file (a link, a FIFO, a directory, another user's file, a bigger
+        one) is refused naming O(script_path) before anything is submitted; pass such a script's
+        content with O(script) instead. Its content must pass sbatch's own checks (first line
+        C(#!), no NUL character, no DOS line breaks) and be UTF-8."
+      - "With V(rest): the job gets O(env) plus C(PATH=/usr/local/bin:/usr/bin:/bin), not the
+        environment of the submitting process;
         O(chdir) defaults to the home directory of O(rest_user) on the host that runs the task,
         or C(/tmp); RV(stdout_tail) is only filled when the output file is readable there (a
         shared file system); O(extra_args) may only hold options with a REST equivalent (for

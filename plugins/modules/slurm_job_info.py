@@ -111,7 +111,10 @@ jobs:
       description: Standard error file, when known.
       type: str
     stdout_tail:
-      description: Last O(tail_lines) lines of the output.
+      description:
+        - Last O(tail_lines) lines of the output, read only from a regular file owned by the job's
+          user, never through a symbolic link at its last component (the job's user chooses the
+          path; the module may run as root); otherwise null, and a warning says why.
       type: str
     idempotency_key:
       description: Idempotency key in the job's comment.
@@ -156,6 +159,9 @@ def main():
                 jobs.append(report)
     except SlurmError as exc:
         module.fail_json(msg=str(exc), stderr=exc.stderr, rc=exc.rc)
+    # Why a tail was left empty (a link, a FIFO, another user's file): the job's user chose the path.
+    for warning in finder.warnings:
+        module.warn(warning)
     module.exit_json(changed=False, jobs=jobs)
 
 

@@ -4,6 +4,7 @@ failures, cancels, and a clear message for every way the endpoint can refuse."""
 
 import json
 import os
+import signal
 import threading
 import time
 
@@ -218,3 +219,106 @@ def test_unsupported_extra_args_are_named(run, server):
     out, _raw = run(rest(server, wrap="true", extra_args=["--gres=gpu:1"]))
     assert out["failed"] is True and out["parameters"] == ["extra_args"]
     assert "--gres=gpu:1 has no slurmrestd equivalent" in out["msg"]
+
+
+# script_path with backend rest: read with the task's rights (root here), submitted as ec2-user's job.
+
+SCRIPT = "#!/bin/sh\necho from-file\n"
+SECRET = "root:SECRET-HASH:19000:0:99999:7:::\n"
+
+
+def _submitted(server):
+    return [r for r in server.requests if r[1].endswith("/job/submit")]
+
+
+def _secret(tmp_path):
+    secret = tmp_path / "shadow"
+    secret.write_text(SECRET)
+    secret.chmod(0o600)
+    return secret
+
+
+def test_script_path_of_the_task_account_is_submitted(run, server, tmp_path):
+    (tmp_path / "job.sh").write_text(SCRIPT)
+    out, _raw = run(rest(server, script_path="job.sh", chdir=str(tmp_path)))
+    assert out["changed"] is True and out["job_id"] == "100"
+    assert _submitted(server)[0][3]["script"] == SCRIPT
+
+
+def _symlink(tmp_path):
+    link = tmp_path / "job.sh"
+    link.symlink_to(_secret(tmp_path))
+    return str(link), "is not a regular file (a symbolic link)"
+
+
+def _symlinked_directory(tmp_path):
+    _secret(tmp_path)
+    (tmp_path / "mine").symlink_to(tmp_path)
+    return str(tmp_path / "mine" / "shadow"), "reaches %s through a symbolic link" % (tmp_path / "shadow")
+
+
+def _fifo(tmp_path):
+    fifo = tmp_path / "job.fifo"
+    os.mkfifo(str(fifo))
+    return str(fifo), "is not a regular file (a FIFO)"
+
+
+def _other_users_file(tmp_path):
+    other = tmp_path / "theirs.sh"
+    other.write_text(SCRIPT + "cat " + SECRET)
+    os.chown(str(other), 4242, 4242)
+    return str(other), "is owned by uid 4242, not by root or the account running the task (uid %d)" % os.geteuid()
+
+
+def _too_big(tmp_path):
+    big = tmp_path / "big.sh"
+    with open(str(big), "w") as handle:
+        handle.write(SCRIPT)
+        handle.truncate(slurm_rest.MAX_SCRIPT_SIZE + 1)
+    return str(big), "is larger than 4194304 bytes"
+
+
+def _directory(tmp_path):
+    return str(tmp_path), "is not a regular file (a directory)"
+
+
+def _missing(tmp_path):
+    return str(tmp_path / "nope.sh"), "cannot be opened (No such file or directory)"
+
+
+def _written(content):
+    def make(tmp_path):
+        path = tmp_path / "job.sh"
+        path.write_bytes(content)
+        return str(path), None
+    return make
+
+
+@pytest.mark.parametrize("make, problem", [
+    (_symlink, None), (_symlinked_directory, None), (_fifo, None), (_other_users_file, None), (_too_big, None),
+    (_directory, None), (_missing, None),
+    (_written(b"#!/bin/sh\r\necho dos\r\n"), "has DOS line breaks"),
+    (_written(b"#!/bin/sh\necho \0\n"), "contains a NUL character"),
+    (_written(b"echo no interpreter\n"), "does not look like a batch script"),
+    (_written(b"#!/bin/sh\necho \xff\n"), "is not UTF-8 text"),
+], ids=["symlink", "symlinked-directory", "fifo", "other-user", "too-big", "directory", "missing", "dos", "nul",
+        "no-shebang", "not-utf8"])
+def test_script_path_the_task_should_not_read_is_refused_before_submitting(run, server, tmp_path, make, problem):
+    if make is _other_users_file and os.geteuid() != 0:
+        pytest.skip("giving a file to another user needs root")
+    path, expected = make(tmp_path)
+
+    def hung(signum, frame):
+        raise AssertionError("reading script_path %s blocked" % path)
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        out, raw = run(rest(server, script_path=path))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert out["failed"] is True and out["error_kind"] == "input"
+    prefix = "invalid parameters, nothing was submitted: script_path %s %s" % (path, expected or problem)
+    assert out["msg"].startswith(prefix) and "; " in out["msg"][len(prefix):]
+    assert _submitted(server) == [] and "SECRET" not in raw
