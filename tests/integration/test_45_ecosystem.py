@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from helpers import IDLE_MINUTES, ROOT, SITE_ARGS, changed_tasks, failed_tasks, playbook, run
+from helpers import IDLE_MINUTES, ROOT, SITE_ARGS, changed_tasks, failed_tasks, playbook, run, sinfo_nodes, task_results
 
 pytestmark = pytest.mark.integration
 
@@ -50,3 +50,16 @@ def test_site_tags_reapply_only_the_head_node_configuration(cluster):
     assert "Submit the smoke test and wait for it, as ec2-user" not in ran
     assert "localhost" not in data["stats"] or data["stats"]["localhost"]["changed"] == 0, data["stats"]
     assert data["stats"]["hpc-cluster-head"]["changed"] == 0, changed_tasks(data)
+
+
+def test_status_playbook_shows_the_cluster_its_queues_and_nodes(cluster):
+    rc, data = playbook("status.yml")
+    assert rc == 0, failed_tasks(data)
+    described = task_results(data, "Cluster hpc-cluster")["localhost"]["msg"]
+    assert described["status"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE"), described
+    assert described["compute_fleet"] == "RUNNING" and described["queues"] == ["compute"], described
+    queues = task_results(data, "Queues and nodes")["hpc-cluster-head"]["msg"]
+    # Every node Slurm knows, each with its state as sinfo gives it.
+    expected = set(sinfo_nodes())
+    assert {line.split()[0] for line in queues["compute"]} == expected, queues
+    assert all(len(line.split()) == 2 for line in queues["compute"]), queues
