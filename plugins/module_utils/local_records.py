@@ -43,10 +43,12 @@ _OPTIONAL = (
 )
 _MISSING = object()
 
-# Folders a delete never removes, whatever a record says it created.
+# Folders a delete never removes, whatever a record says it created: ParallelCluster's reserved
+# mount dirs (SharedStorageMountDirValidator) and the other top folders of the system.
 SYSTEM_DIRS = frozenset(("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32",
-                         "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp",
-                         "/usr", "/var"))
+                         "/media", "/mnt", "/opt", "/opt/parallelcluster", "/opt/parallelcluster/shared",
+                         "/opt/parallelcluster/shared_login_nodes", "/opt/slurm", "/opt/intel", "/proc", "/root",
+                         "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var"))
 
 
 _JSON_TYPES = ((dict, "an object"), (list, "an array"), (str, "a string"), (bool, "a boolean"),

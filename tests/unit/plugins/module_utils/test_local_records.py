@@ -293,13 +293,14 @@ def test_created_dirs_only_validated_mount_dirs(tmp_path):
     real.mkdir()
     link = tmp_path / "link"
     os.symlink("/etc", str(link))
-    listed = [str(real), "/etc", "/", "relative", str(tmp_path / "a/../shared"), str(link), str(tmp_path / "other")]
+    listed = [str(real), "/etc", "/", "/opt/slurm", "relative", str(tmp_path / "a/../shared"), str(link), str(tmp_path / "other")]
     storage = [{"Name": "s%d" % i, "MountDir": d} for i, d in enumerate(listed[:-1])]
     record = sound(clusterConfiguration={"SharedStorage": storage}, local={"createdDirs": listed})
     allowed, refused = lr.created_dirs(record)
     assert allowed == [str(real)]
     assert dict(refused) == {
-        "/etc": "a system folder", "/": "a system folder", "relative": "not an absolute, normalised path",
+        "/etc": "a system folder", "/": "a system folder", "/opt/slurm": "a system folder",
+        "relative": "not an absolute, normalised path",
         str(tmp_path / "a/../shared"): "not an absolute, normalised path",
         str(link): "it goes through a symbolic link",
         str(tmp_path / "other"): "not a MountDir of the cluster's configuration"}
