@@ -9,18 +9,30 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 SLURM_ENV = {"SLURM_CONF": "/opt/slurm/etc/slurm.conf"}
 EMULATOR = "http://127.0.0.1:5000"
+EMULATOR_CREDENTIALS = os.path.join(ROOT, "inventories", "local", ".state", "local_cloud-5000.credentials")
 # The lifecycle tests' cluster is the recipe's with a one-minute idle time (so nodes power down
 # within a test); every site.yml run on it must say so, or the change is an update.
 IDLE_MINUTES = "1"
 SITE_ARGS = ("-e", "hpc_scaledown_idletime=" + IDLE_MINUTES)
 
 
+def emulator_credentials():
+    """The deployment's key pair, which the emulator requires: (access key id, secret) from the file
+    the local_cloud role generates (root's, 0600)."""
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    with open(EMULATOR_CREDENTIALS) as handle:
+        parser.read_file(handle)
+    return parser.get("default", "aws_access_key_id"), parser.get("default", "aws_secret_access_key")
+
+
 def emulator_clients(*services):
     """boto3 clients of the local AWS API emulator, to check what really exists there."""
     import boto3
 
-    kwargs = dict(endpoint_url=EMULATOR, region_name="us-east-1", aws_access_key_id="testing",
-                  aws_secret_access_key="testing")
+    key, secret = emulator_credentials()
+    kwargs = dict(endpoint_url=EMULATOR, region_name="us-east-1", aws_access_key_id=key, aws_secret_access_key=secret)
     return [boto3.client(service, **kwargs) for service in services]
 
 

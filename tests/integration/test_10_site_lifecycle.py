@@ -7,6 +7,7 @@ import os
 import pytest
 
 from helpers import (
+    EMULATOR_CREDENTIALS,
     ROOT,
     changed_tasks,
     emulator_clients,
@@ -90,7 +91,8 @@ def test_check_mode_on_a_fresh_emulator_reports_changes_and_creates_nothing():
     assert "/opt/slurm/etc/slurm.conf" in cluster["changed_files"]
     assert _emulator_inventory() == empty
     assert not os.path.exists(RECORDS) and not os.path.exists("/opt/slurm/etc/slurm.conf")
-    assert not os.path.exists(os.path.join(ROOT, "inventories/local/.state"))
+    # Only the emulator's key pair, which start_emulator() generated, is in the state folder.
+    assert os.listdir(os.path.join(ROOT, "inventories/local/.state")) == [os.path.basename(EMULATOR_CREDENTIALS)]
     assert processes(("slurmctld", "slurmdbd", "mariadbd")) == []
 
 
