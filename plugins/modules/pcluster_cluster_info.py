@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 ---
 module: pcluster_cluster_info
 short_description: List AWS ParallelCluster clusters or describe one
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Without O(name), lists the clusters the way C(pcluster list-clusters) does.
   - With O(name), describes that cluster the way C(pcluster describe-cluster) does, with its
