@@ -257,3 +257,28 @@ def test_an_owner_or_group_the_role_cannot_write_as_is_refused(paths, extra, sho
     assert "job_tools_owner must be a user of the head node and job_tools_group one of its groups" in failures[0]
     assert shown in failures[0], failures
     assert not os.path.lexists(made["job_tools_dir"])
+
+
+@pytest.mark.parametrize("planted", ["link", "folder"])
+def test_the_smoke_test_refuses_a_planted_job_directory(cluster, attacker, target, planted):
+    """smoke_test.yml writes its program and batch script under /shared too: a link or a folder of
+    another user at its job directory is refused before anything is written, and the target stays."""
+    smoke_dir = "/shared/it-15-smoke-%s" % uuid.uuid4().hex[:8]
+    if planted == "link":
+        run(["ln", "-s", target, smoke_dir], user=attacker)
+    else:
+        run(["mkdir", "-m", "0777", smoke_dir], user=attacker)
+        run(["ln", "-s", os.path.join(target, "secret"), os.path.join(smoke_dir, "mpi_smoke_test.c")], user=attacker)
+    before = _snapshot(target)
+    try:
+        rc, data = playbook("smoke_test.yml", "-e", "smoke_dir=" + smoke_dir, timeout=600)
+        assert _snapshot(target) == before
+        assert rc != 0
+        failures = failed_tasks(data)
+        assert len(failures) == 1 and "smoke_dir" in failures[0] and "remove it" in failures[0], failures
+        assert changed_tasks(data) == []
+    finally:
+        if os.path.islink(smoke_dir):
+            os.unlink(smoke_dir)
+        else:
+            shutil.rmtree(smoke_dir)
