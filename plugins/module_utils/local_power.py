@@ -9,6 +9,10 @@ there; ``suspend`` (and ``resume-fail``) stop that slurmd and remove the namespa
 backend installs this file as an executable on the head node; it only needs the Python standard
 library, ``iproute2``, ``util-linux`` and Slurm's commands, and reads the node plan the backend
 wrote (node name -> address, bridge, Slurm paths) from ``POWER_PLAN``.
+
+It runs as root for whoever can become SlurmUser, so it refuses a hostlist holding any name that
+is not a node of the plan before doing anything, and signals a PID from a slurmd PID file only when
+/proc shows that process is the slurmd started for that node, in that node's network namespace.
 """
 
 from __future__ import annotations
