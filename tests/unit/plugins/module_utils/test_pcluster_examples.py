@@ -87,7 +87,7 @@ def test_invalid_variant_is_refused_with_the_field_named(edit, field, provider):
 def test_the_aws_inventorys_cluster_config_validates():
     import jinja2
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(EXAMPLES)))))
-    with open(os.path.join(root, "inventories", "aws", "cluster-config.yaml"), encoding="utf-8") as handle:
+    with open(os.path.join(root, "inventories", "aws", "cluster-config.yaml.j2"), encoding="utf-8") as handle:
         template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(handle.read())
     text = template.render(hpc_region="us-east-1", hpc_public_subnet_id="subnet-1234567890abcdef0",
                            hpc_private_subnet_id="subnet-0abcdef1234567890", hpc_key_name="hpc-key",
