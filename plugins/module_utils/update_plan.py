@@ -12,6 +12,9 @@ provider answers them from its own record, so a change is allowed or refused exa
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 try:
     from pcluster.config.config_patch import ConfigPatch
     HAS_CONFIG_PATCH = True
@@ -56,9 +59,24 @@ def _path(path, key):
     return ".".join(list(path) + ([key] if key else []))
 
 
+@contextlib.contextmanager
+def _region_of(config):
+    """Some policies ask pcluster's get_region() (a Tags change asks whether the region is an ADC
+    one); ``pcluster update-cluster`` has the cluster's region in AWS_DEFAULT_REGION by then."""
+    saved = os.environ.get("AWS_DEFAULT_REGION")
+    if not saved and config.get("Region"):
+        os.environ["AWS_DEFAULT_REGION"] = config["Region"]
+    try:
+        yield
+    finally:
+        if not saved:
+            os.environ.pop("AWS_DEFAULT_REGION", None)
+
+
 def _check(name, base, target, fleet_running):
     patch = ConfigPatch(ClusterView(name, fleet_running), base, target)
-    allowed, rows = patch.check()
+    with _region_of(target):
+        allowed, rows = patch.check()
     header, body = rows[0], rows[1:]
     changes = []
     for row in body:

@@ -1,6 +1,7 @@
 """Cluster updates judged by aws-parallelcluster's own update policies (its ConfigPatch)."""
 
 import copy
+import os
 
 import pytest
 
@@ -83,3 +84,13 @@ def test_unsupported_changes_are_blocked_even_with_the_fleet_stopped():
     assert plan["fleet_stop"] is False
     assert [c["parameter"] for c in plan["blocked"]] == ["Image.Os"]
     assert plan["blocked"][0]["update_policy"] == "UNSUPPORTED"
+
+
+def test_a_tags_change_is_judged_in_the_configs_region(monkeypatch):
+    """Tags are SUPPORTED_UNLESS_ADC: the policy asks pcluster for the region, which the config names."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    target = _changed(lambda c: c.update(Tags=[{"Key": "team", "Value": "cfd"}]))
+    plan = up.plan_update("c", BASE, target, fleet_running=True)
+    assert [(c["parameter"], c["update_policy"], c["check"]) for c in plan["changes"]] == [
+        ("Tags", "SUPPORTED_UNLESS_ADC", "SUCCEEDED")]
+    assert "AWS_DEFAULT_REGION" not in os.environ
