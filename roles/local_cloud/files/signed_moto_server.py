@@ -10,9 +10,11 @@ credentials file (checked with botocore's signer, as AWS checks it), and moto's 
 
 The credentials file (AWS shared credentials format, profile "default") must be a regular file of
 this process's user, not readable by anyone else; it is re-read when it changes, so the emulator and
-its clients agree on the key pair without a restart.
+its clients agree on the key pair without a restart. --generate-credentials writes a random key pair
+there when there is none (the secret never passes through Ansible) and exits.
 
 Usage: python -I signed_moto_server.py --port 5000 --credentials FILE [--host 127.0.0.1] [--process-name moto_server]
+       python -I signed_moto_server.py --credentials FILE --generate-credentials
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ import hashlib
 import hmac
 import io
 import os
+import secrets
 import signal
 import stat
+import string
 import sys
 import threading
 
@@ -93,6 +97,41 @@ class KeyPair:
             log("refusing every request: %s has no aws_access_key_id and aws_secret_access_key under [default]" % self.path)
             return None
         return key, secret
+
+
+def generate_credentials(path):
+    """Write a random key pair to path when there is none (0600, in a 0700 folder, never through a link).
+
+    Returns "generated", "kept" or "made private" (an own file that others could read); raises
+    SystemExit naming the file and the fix when what is there is not a usable key pair of this user."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return _keep_credentials(path)
+    key = "AKIA" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _i in range(16))
+    secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _i in range(40))
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n" % (key, secret))
+    return "generated"
+
+
+def _keep_credentials(path):
+    fix = "remove it; the next start generates a new key pair"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise SystemExit("%s: cannot open it without following a link (%s): %s" % (path, exc.strerror, fix)) from None
+    with os.fdopen(fd) as handle:
+        st = os.fstat(handle.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+            raise SystemExit("%s: not a regular file of uid %d: %s" % (path, os.geteuid(), fix))
+        made_private = bool(st.st_mode & 0o077)
+        if made_private:
+            os.fchmod(handle.fileno(), 0o600)
+    if KeyPair(path).get() is None:
+        raise SystemExit("%s: no aws_access_key_id and aws_secret_access_key under [default]: %s" % (path, fix))
+    return "made private" if made_private else "kept"
 
 
 def log(message):
@@ -231,10 +270,17 @@ def set_process_name(name):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int)
     parser.add_argument("--credentials", required=True, help="the deployment's AWS credentials file (0600)")
     parser.add_argument("--process-name", default="moto_server")
+    parser.add_argument("--generate-credentials", action="store_true",
+                        help="write a random key pair to the credentials file when there is none, print what was done, exit")
     args = parser.parse_args(argv)
+    if args.generate_credentials:
+        print(generate_credentials(os.path.abspath(args.credentials)))
+        return
+    if args.port is None:
+        parser.error("--port is required to serve")
     set_process_name(args.process_name)
     os.environ.setdefault("MOTO_PORT", str(args.port))
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
