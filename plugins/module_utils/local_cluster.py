@@ -23,6 +23,7 @@ import stat
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import cluster_backend as cb
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import fsx_repository
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import local_power
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import mount_points
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import slurm_layout
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config import PCLUSTER_VERSION
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.image_os import default_user
@@ -426,15 +427,16 @@ class LocalClusterBackend(cb.ClusterBackend):
     def _shared_dirs(self, config, record):
         """SharedStorage mount dirs: directories on this machine, writable by the cluster's users."""
         created = record.setdefault("local", {}).setdefault("createdDirs", [])
-        for storage in config.get("SharedStorage", []) or []:
+        for index, storage in enumerate(config.get("SharedStorage", []) or []):
             mount = storage.get("MountDir")
             if not mount:
                 continue
-            if not os.path.isdir(mount):
-                os.makedirs(mount)
-                if mount not in created:
-                    created.append(mount)
-            os.chmod(mount, 0o1777)
+            try:
+                made = mount_points.ensure_mount_point(mount)
+            except mount_points.MountPointError as exc:
+                raise cb.BackendError("SharedStorage[%d].MountDir: %s; remove it or choose another MountDir" % (index, exc))
+            if made and mount not in created:
+                created.append(mount)
 
     def _hydrate_fsx(self, config):
         """FSx for Lustre's ImportPath: copy the bucket's objects into the mount dir at create."""
