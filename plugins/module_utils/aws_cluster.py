@@ -254,6 +254,10 @@ class AwsClusterBackend(cb.ClusterBackend):
             return fleet.get("status") == target, {"computeFleetStatus": fleet.get("status")}
         return self._wait("computeFleetStatus %s of %s" % (target, name), reached)
 
+    def set_compute_fleet(self, name, running):
+        self.set_fleet(name, "START_REQUESTED" if running else "STOP_REQUESTED")
+        return self.describe(name)
+
     def update(self, name, config, fleet_stop=False, touched_prefixes=()):
         """Update in place; with ``fleet_stop`` the fleet is stopped first and started again after.
 

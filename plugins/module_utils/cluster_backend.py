@@ -120,6 +120,11 @@ class ClusterBackend(abc.ABC):
         """Apply a changed config to an existing cluster and return its description."""
 
     @abc.abstractmethod
+    def set_compute_fleet(self, name, running):
+        """Start (``running``) or stop the compute fleet, as ``pcluster update-compute-fleet`` does
+        (START_REQUESTED or STOP_REQUESTED, then RUNNING or STOPPED); the description after."""
+
+    @abc.abstractmethod
     def repair(self, name, check_mode=False):
         """Bring an existing, unchanged cluster back to running; True if anything had to change."""
 

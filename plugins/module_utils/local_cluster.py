@@ -617,6 +617,27 @@ class LocalClusterBackend(cb.ClusterBackend):
         self._save_record(record)
         return self.describe(name)
 
+    def set_compute_fleet(self, name, running):
+        """Partitions UP again, or INACTIVE with every compute node powered down (running jobs are
+        requeued), as ParallelCluster's clustermgtd does for START_REQUESTED and STOP_REQUESTED."""
+        record = self._load_record(name)
+        config = record["clusterConfiguration"]
+        fleet = Fleet(self.run, self.env)
+        record["computeFleetStatus"] = "STARTING" if running else "STOPPING"
+        self._save_record(record)
+        try:
+            if running:
+                fleet.start(slurm_layout.partition_names(config))
+                self._power_up_static(config)
+            else:
+                fleet.stop()
+        except (FleetError, cb.BackendError) as exc:
+            raise cb.BackendError("could not %s the compute fleet of %s: %s" % ("start" if running else "stop", name, exc))
+        record["computeFleetStatus"] = "RUNNING" if running else "STOPPED"
+        record["lastUpdatedTime"] = _now()
+        self._save_record(record)
+        return self.describe(name)
+
     def repair(self, name, check_mode=False):
         """After a reboot, a killed daemon or a crashed compute node: start what should be running and
         replace failed dynamic nodes (ParallelCluster's clustermgtd). True if anything was down."""
@@ -636,7 +657,11 @@ class LocalClusterBackend(cb.ClusterBackend):
         local_power.ensure_bridge(self._plan_from_disk())
         self._start_daemons(reconfigure=bool(changed))
         fleet.replace_failed_dynamic_nodes()
-        self._power_up_static(config)
+        if record.get("computeFleetStatus") == "STOPPED":
+            # A restarted slurmctld reads its partitions UP from slurm.conf: the fleet stays stopped.
+            fleet.stop()
+        else:
+            self._power_up_static(config)
         return True
 
     # delete --------------------------------------------------------------------------------

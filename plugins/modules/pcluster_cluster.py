@@ -115,6 +115,15 @@ options:
       - With V(false) such an update fails before anything changes, listing the settings and their policies.
     type: bool
     default: false
+  compute_fleet:
+    description:
+      - The compute fleet's state once the cluster matches its configuration, as
+        C(pcluster update-compute-fleet --status START_REQUESTED|STOP_REQUESTED) sets it.
+      - V(stopped) makes every queue inactive and powers every compute node down (running jobs
+        are requeued); V(running) makes the queues take jobs again and powers static nodes up.
+      - Omitted, the fleet is left as it is.
+    type: str
+    choices: [running, stopped]
   local_node_network:
     description:
       - With O(provider=local), the IPv4 network of the compute nodes. The head node takes the first
@@ -178,6 +187,28 @@ EXAMPLES = r"""
               SubnetIds:
                 - "{{ private_subnet_id }}"
   register: cluster
+
+- name: Stop the compute fleet (queues inactive, nodes powered down), as pcluster update-compute-fleet does
+  hpc.parallelcluster.pcluster_cluster:
+    name: hpc-cluster
+    config_file: /etc/hpc/cluster-config.yaml
+    compute_fleet: stopped
+
+- name: Start a create without waiting for it, then watch it (a create on AWS takes 15 to 30 minutes)
+  hpc.parallelcluster.pcluster_cluster:
+    name: hpc-cluster
+    provider: aws
+    config_file: /etc/hpc/cluster-config.yaml
+    wait: false
+
+- name: Watch the create, one line per poll
+  hpc.parallelcluster.pcluster_cluster_info:
+    name: hpc-cluster
+    provider: aws
+  register: watched
+  until: watched.cluster.clusterStatus | default('') not in ['CREATE_IN_PROGRESS', 'UPDATE_IN_PROGRESS']
+  retries: 60
+  delay: 30
 
 - name: Delete it
   hpc.parallelcluster.pcluster_cluster:
@@ -272,6 +303,11 @@ stack_events:
   returned: on failure with provider aws
   type: list
   elements: dict
+compute_fleet_change:
+  description: When O(compute_fleet) changed the fleet (or would, in check mode), its status before and after.
+  returned: when the compute fleet was started or stopped
+  type: dict
+  sample: {"before": "RUNNING", "after": "STOPPED"}
 changed_files:
   description: With O(provider=local), the head node files that were (or in check mode would be) written.
   returned: when state is present
@@ -303,6 +339,9 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.update_plan im
     queue_update_strategy,
     touched_node_prefixes,
 )
+
+# compute_fleet's choices as the computeFleetStatus that ParallelCluster reports once it is reached.
+FLEET_STATUS = {"running": "RUNNING", "stopped": "STOPPED"}
 
 
 def _yaml(config):
@@ -387,25 +426,43 @@ def _present(module, backend, name, config):
     pending = backend.plan(name, config, check_mode=module.check_mode)
     if creating:
         if module.check_mode:
-            module.exit_json(changed=True, diff=diff, changed_files=pending,
-                             cluster={"clusterName": name, "clusterStatus": cb.CREATE_IN_PROGRESS},
-                             **_provider_results(backend, backend.dry_run(name, config, creating=True)))
+            planned = {"clusterName": name, "clusterStatus": cb.CREATE_IN_PROGRESS, "computeFleetStatus": "RUNNING"}
+            module.exit_json(**_compute_fleet(module, backend, name, dict(
+                changed=True, diff=diff, changed_files=pending, cluster=planned,
+                **_provider_results(backend, backend.dry_run(name, config, creating=True)))))
         result = backend.create(name, config, rollback_on_failure=module.params["rollback_on_failure"])
-        module.exit_json(changed=True, cluster=result, diff=diff, changed_files=pending,
-                         **_provider_results(backend))
-    if before != config:
+        out = dict(changed=True, cluster=result, diff=diff, changed_files=pending, **_provider_results(backend))
+    elif before != config:
         plan = _update_plan(module, name, current, config)
         if module.check_mode:
             planned = copy.deepcopy(current)
             planned["clusterStatus"] = cb.UPDATE_IN_PROGRESS
-            module.exit_json(changed=True, diff=diff, changed_files=pending, cluster=planned, update_plan=plan,
-                             **_provider_results(backend, backend.dry_run(name, config, creating=False)))
+            module.exit_json(**_compute_fleet(module, backend, name, dict(
+                changed=True, diff=diff, changed_files=pending, cluster=planned, update_plan=plan,
+                **_provider_results(backend, backend.dry_run(name, config, creating=False)))))
         result = backend.update(name, config, fleet_stop=plan["fleet_stop"],
                                 touched_prefixes=touched_node_prefixes(plan["changes"]))
-        module.exit_json(changed=True, cluster=result, diff=diff, changed_files=pending, update_plan=plan,
-                         **_provider_results(backend))
-    changed = backend.repair(name, check_mode=module.check_mode) or adopted is not None
-    module.exit_json(changed=changed, cluster=backend.describe(name), changed_files=pending if changed else [])
+        out = dict(changed=True, cluster=result, diff=diff, changed_files=pending, update_plan=plan,
+                   **_provider_results(backend))
+    else:
+        changed = backend.repair(name, check_mode=module.check_mode) or adopted is not None
+        out = dict(changed=changed, cluster=backend.describe(name), changed_files=pending if changed else [])
+    module.exit_json(**_compute_fleet(module, backend, name, out))
+
+
+def _compute_fleet(module, backend, name, out):
+    """compute_fleet, once the cluster is as its config says: start or stop the fleet when it differs."""
+    wanted = module.params["compute_fleet"]
+    if wanted is None:
+        return out
+    target = FLEET_STATUS[wanted]
+    current = (out.get("cluster") or {}).get("computeFleetStatus")
+    if current == target:
+        return out
+    out.update(changed=True, compute_fleet_change={"before": current, "after": target})
+    if not module.check_mode:
+        out["cluster"] = backend.set_compute_fleet(name, wanted == "running")
+    return out
 
 
 def main():
@@ -421,6 +478,7 @@ def main():
         validation_failure_level=dict(type="str", default="ERROR", choices=["INFO", "WARNING", "ERROR"]),
         suppress_validators=dict(type="list", elements="str", default=[]),
         allow_fleet_stop=dict(type="bool", default=False),
+        compute_fleet=dict(type="str", choices=["running", "stopped"]),
         local_node_network=dict(type="str", default="10.253.0.0/22"),
     )
     module = AnsibleAWSModule(

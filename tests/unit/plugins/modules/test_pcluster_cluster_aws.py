@@ -192,6 +192,22 @@ def test_update_stops_the_fleet_updates_waits_and_starts_it(fake, capsys):
     assert fake.clusters[NAME].config == slower
 
 
+def test_compute_fleet_stopped_then_running_like_update_compute_fleet(fake, capsys):
+    run(capsys, config=_config())
+    planned = run(capsys, check_mode=True, config=_config(), compute_fleet="stopped")
+    assert planned["changed"] is True and planned["compute_fleet_change"] == {"before": "RUNNING", "after": "STOPPED"}
+    assert not [op for op, _kw in fake.calls if op == "update_compute_fleet"]
+    stopped = run(capsys, config=_config(), compute_fleet="stopped")
+    assert not stopped.get("failed"), stopped
+    assert stopped["changed"] is True and stopped["cluster"]["computeFleetStatus"] == "STOPPED"
+    again = run(capsys, config=_config(), compute_fleet="stopped")
+    assert again["changed"] is False and "compute_fleet_change" not in again
+    started = run(capsys, config=_config(), compute_fleet="running")
+    assert started["cluster"]["computeFleetStatus"] == "RUNNING"
+    ops = [kw.get("status") for op, kw in fake.calls if op == "update_compute_fleet"]
+    assert ops == ["STOP_REQUESTED", "START_REQUESTED"]
+
+
 @pytest.mark.parametrize("strategy, fleet_stop", [("TERMINATE", False), ("DRAIN", True)])
 def test_queue_update_strategy_decides_whether_a_queue_removal_stops_the_fleet(fake, capsys, strategy, fleet_stop):
     def two_queues(c):
