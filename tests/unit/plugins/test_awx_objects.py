@@ -84,14 +84,14 @@ def _site_tags():
 
 def test_job_tags_are_tags_of_site_yml():
     known = _site_tags()
-    used = [a["job_tags"] for _, m, a in _awx_calls() if m == "job_template" and "job_tags" in a]
+    used = [a["job_tags"] for _name, m, a in _awx_calls() if m == "job_template" and "job_tags" in a]
     assert used, "no job template runs a stage of site.yml"
     for value in used:
         assert set(value.split(",")) <= known, (value, sorted(known))
 
 
 def test_the_workflow_runs_infrastructure_then_inventory_sync_then_configuration():
-    workflow = next(a for _, m, a in _awx_calls() if m == "workflow_job_template")
+    workflow = next(a for _name, m, a in _awx_calls() if m == "workflow_job_template")
     nodes = {n["identifier"]: n for n in workflow["workflow_nodes"]}
     for node in nodes.values():
         for kind in ("success_nodes", "failure_nodes", "always_nodes"):
@@ -103,7 +103,7 @@ def test_the_workflow_runs_infrastructure_then_inventory_sync_then_configuration
         following = (nodes[current].get("related") or {}).get("success_nodes") or [{}]
         current = following[0].get("identifier")
     assert order == ["job_template", "inventory_source", "job_template"]
-    templates = {a["name"]: a for _, m, a in _awx_calls() if m in ("job_template", "inventory_source")}
+    templates = {a["name"]: a for _name, m, a in _awx_calls() if m in ("job_template", "inventory_source")}
     for node in nodes.values():
         assert node["unified_job_template"]["name"] in templates
 
