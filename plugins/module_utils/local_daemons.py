@@ -18,6 +18,9 @@ import signal
 import stat
 import time
 
+# The power program is installed as a standalone file, so what both need lives there.
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_power import process_exe
+
 # Where the daemons' programs are looked for when PATH does not have them (Ansible's may not).
 SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -81,15 +84,6 @@ def own_dir(path, ids, mode):
         os.fchmod(fd, mode)
     finally:
         os.close(fd)
-
-
-def process_exe(pid):
-    """The program a process runs (also after a package upgrade replaced it), None when it is gone."""
-    try:
-        exe = os.readlink("/proc/%d/exe" % pid)
-    except OSError:
-        return None
-    return exe[:-len(" (deleted)")] if exe.endswith(" (deleted)") else exe
 
 
 def pid_alive(pid):

@@ -2,21 +2,12 @@
 or chowns files without following links another account could have planted."""
 
 import os
-import subprocess
 
 import pytest
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import local_daemons as ld
 
 IDS = (os.getuid(), os.getgid())
-
-
-@pytest.fixture
-def sleeper():
-    proc = subprocess.Popen(["sleep", "60"])
-    yield proc
-    proc.kill()
-    proc.wait()
 
 
 def _pidfile(tmp_path, pid):

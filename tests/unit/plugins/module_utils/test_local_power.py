@@ -39,14 +39,6 @@ def fake_run(monkeypatch):
     return fake
 
 
-@pytest.fixture
-def sleeper():
-    proc = subprocess.Popen(["sleep", "60"])
-    yield proc
-    proc.kill()
-    proc.wait()
-
-
 @pytest.mark.parametrize("names,word", [
     (["other-node"], "not in the power plan"),
     (["../x"], "not Slurm node names"),

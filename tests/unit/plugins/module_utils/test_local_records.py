@@ -11,43 +11,9 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils import cluster
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import local_records as lr
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_cluster import LocalClusterBackend
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
+from bad_cluster_names import BAD_NAME_VALUES
 
-# Names ParallelCluster refuses, each with why it matters here.
-BAD_NAMES = [
-    pytest.param("../x", id="parent"),
-    pytest.param("../../tmp/x", id="parent-twice"),
-    pytest.param("a/b", id="slash"),
-    pytest.param("/etc/passwd", id="absolute"),
-    pytest.param("..", id="dotdot"),
-    pytest.param(".", id="dot"),
-    pytest.param("", id="empty"),
-    pytest.param("a", id="one-letter"),
-    pytest.param("a" * 61, id="too-long"),
-    pytest.param("1cluster", id="digit-first"),
-    pytest.param("-cluster", id="hyphen-first"),
-    pytest.param("hpc_cluster", id="underscore"),
-    pytest.param("hpc.cluster", id="dot-inside"),
-    pytest.param("hpc cluster", id="space"),
-    pytest.param("hpc\x00x", id="nul"),
-    pytest.param("hpc\n", id="trailing-newline"),
-    pytest.param("hpc\nx", id="newline"),
-    pytest.param("hpc\t", id="tab"),
-    pytest.param("hpc-\u0441luster", id="cyrillic-es"),
-    pytest.param("\u212aluster", id="kelvin-sign"),
-    pytest.param("\uff48\uff50\uff43", id="fullwidth"),
-    pytest.param("hpc\u200b", id="zero-width-space"),
-    pytest.param("hpc-clu\u0455ter", id="cyrillic-dze"),
-    pytest.param("$(id)", id="command-substitution"),
-    pytest.param("hpc;rm", id="semicolon"),
-    pytest.param("*", id="glob"),
-    pytest.param("~root", id="tilde"),
-    pytest.param(123, id="int"),
-    pytest.param(None, id="none"),
-    pytest.param(["hpc"], id="list"),
-    pytest.param({"name": "hpc"}, id="dict"),
-    pytest.param(b"hpc", id="bytes"),
-    pytest.param(True, id="bool"),
-]
+BAD_NAMES = BAD_NAME_VALUES
 
 GOOD_NAMES = ["hpc-cluster", "ab", "A1", "a" * 60, "Hpc-Cluster-2", "x-"]
 
