@@ -12,6 +12,8 @@ description:
   - Returns the lower-case slurm.conf parameter names of aws-parallelcluster's deny list for
     C(CustomSlurmSettings) (cluster level), read from the installed C(pcluster) package, so that
     tuning is refused exactly where ParallelCluster would refuse it.
+  - Without aws-parallelcluster on the controller (a Slurm cluster that is not ParallelCluster's),
+    the list of the release this collection pins is used; it is the same list.
 author:
   - hpc.parallelcluster maintainers (!UNKNOWN)
 options:
@@ -19,8 +21,6 @@ options:
     description: Include the accounting settings, denied when the cluster has Slurm accounting.
     type: bool
     default: true
-requirements:
-  - aws-parallelcluster (on the controller)
 """
 
 EXAMPLES = r"""
@@ -38,20 +38,11 @@ _raw:
   sample: [epilog, prolog, resumeprogram, suspendtime, accountingstoragetype]
 """
 
-from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
-from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config import (
-    HAS_PCLUSTER,
-    SLURM_SETTINGS_DENY_LIST,
-)
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_deny_list import cluster_level_keys
 
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
-        if not HAS_PCLUSTER:
-            raise AnsibleLookupError("pcluster_slurm_deny_list needs aws-parallelcluster installed on the controller")
-        denied = list(SLURM_SETTINGS_DENY_LIST["SlurmConf"]["Global"])
-        if self.get_option("accounting"):
-            denied += SLURM_SETTINGS_DENY_LIST["SlurmConf"]["Accounting"]
-        return sorted(set(d.lower() for d in denied))
+        return cluster_level_keys(accounting=self.get_option("accounting"))
