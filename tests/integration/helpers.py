@@ -103,12 +103,22 @@ def changed_tasks(data):
     return out
 
 
+def home_of(user):
+    """Where ``user`` works from: a checkout in a private folder is no place its jobs can chdir to."""
+    import pwd
+
+    home = pwd.getpwnam(user).pw_dir
+    return home if os.path.isdir(home) else "/"
+
+
 def run(args, user=None, check=True, timeout=300):
+    cwd = None
     if user:
         args = ["runuser", "-u", user, "--", *args]
+        cwd = home_of(user)
     env = dict(os.environ)
     env.update(SLURM_ENV)
-    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd)
     if check and proc.returncode != 0:
         raise AssertionError("%s failed (%s): %s %s" % (args, proc.returncode, proc.stdout, proc.stderr))
     return proc

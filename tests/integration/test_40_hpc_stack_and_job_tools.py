@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from helpers import ROOT, SLURM_ENV, changed_tasks, emulator_clients, failed_tasks, playbook, run, wait_until
+from helpers import ROOT, SLURM_ENV, changed_tasks, emulator_clients, failed_tasks, home_of, playbook, run, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +74,7 @@ def _bare_env(**extra):
 def _as_user(args, env=None, timeout=300):
     """``runuser -u ec2-user -- args`` with the given environment (default: a bare one)."""
     return subprocess.run(["runuser", "-u", USER, "--", *args], env=env or _bare_env(), capture_output=True,
-                          text=True, timeout=timeout, check=False)
+                          text=True, timeout=timeout, check=False, cwd=home_of(USER))
 
 
 def _write(path, text, mode=0o644):
