@@ -1,5 +1,6 @@
-"""Cluster names that ParallelCluster's rule refuses, shared by the record store's and the modules'
-tests: path tricks, the rule's edges, control characters, lookalike letters and shell characters."""
+"""Cluster names that ParallelCluster's rule refuses (path tricks, the rule's edges, control characters,
+lookalike letters, shell characters) and a command runner that records what a bad name must never
+reach, shared by the record store's and the modules' tests."""
 
 import pytest
 
@@ -46,3 +47,14 @@ BAD_NAME_VALUES = BAD_NAME_OPTIONS + [
     pytest.param(b"hpc", id="bytes"),
     pytest.param(True, id="bool"),
 ]
+
+
+class RecordingRun:
+    """A run_command that records every command and fails it: a bad name must reach no command."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, args, **kwargs):
+        self.calls.append(list(args))
+        return 1, "", ""

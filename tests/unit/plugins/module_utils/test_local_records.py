@@ -11,7 +11,7 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils import cluster
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import local_records as lr
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_cluster import LocalClusterBackend
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
-from bad_cluster_names import BAD_NAME_VALUES
+from bad_cluster_names import BAD_NAME_VALUES, RecordingRun
 
 BAD_NAMES = BAD_NAME_VALUES
 
@@ -289,15 +289,6 @@ def test_created_user_only_the_images_default_user(os_name, listed, allowed):
 
 # the backend on top of the store ------------------------------------------------------------
 
-class FakeRun:
-    def __init__(self):
-        self.calls = []
-
-    def __call__(self, args, **kwargs):
-        self.calls.append(list(args))
-        return 1, "", ""
-
-
 @pytest.fixture
 def backend(tmp_path):
     paths = LocalPaths(slurm_etc=str(tmp_path / "opt/slurm/etc"), node_package=str(tmp_path / "opt/pc/local"),
@@ -306,7 +297,7 @@ def backend(tmp_path):
                        etc_slurm_link=str(tmp_path / "etc/slurm/slurm.conf"), profile=str(tmp_path / "profile.sh"))
     os.makedirs(paths.clusters)
     warnings = []
-    result = LocalClusterBackend(run=FakeRun(), instance_types=None, paths=paths, warn=warnings.append)
+    result = LocalClusterBackend(run=RecordingRun(), instance_types=None, paths=paths, warn=warnings.append)
     result.warnings = warnings
     return result
 

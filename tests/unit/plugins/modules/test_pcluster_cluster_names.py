@@ -12,21 +12,12 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_cluster 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
 from ansible_collections.hpc.parallelcluster.plugins.modules import pcluster_cluster
 from ansible_collections.hpc.parallelcluster.plugins.modules import pcluster_cluster_info
-from bad_cluster_names import BAD_NAME_OPTIONS
+from bad_cluster_names import BAD_NAME_OPTIONS, RecordingRun
 
 CONFIG = {"Region": "us-east-1", "Image": {"Os": "alinux2"}, "HeadNode": {"InstanceType": "m5.large"},
           "Scheduling": {"Scheduler": "slurm", "SlurmQueues": []}}
 
 BAD_NAMES = BAD_NAME_OPTIONS
-
-
-class FakeRun:
-    def __init__(self):
-        self.calls = []
-
-    def __call__(self, args, **kwargs):
-        self.calls.append(list(args))
-        return 1, "", ""
 
 
 @pytest.fixture
@@ -37,7 +28,7 @@ def local(tmp_path, monkeypatch):
                        log=str(tmp_path / "log"), sudoers=str(tmp_path / "sudoers"),
                        etc_slurm_link=str(tmp_path / "etc/slurm/slurm.conf"), profile=str(tmp_path / "profile.sh"))
     os.makedirs(paths.clusters)
-    fake_run = FakeRun()
+    fake_run = RecordingRun()
     made = []
 
     def factory(module):
