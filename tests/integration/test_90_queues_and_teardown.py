@@ -20,7 +20,7 @@ from helpers import (
 
 pytestmark = pytest.mark.integration
 
-MULTI_QUEUE = ["-e", "pcluster_config_file=%s/tests/integration/files/multi-queue.yaml" % ROOT]
+MULTI_QUEUE = ["-e", "pcluster_config_file=%s/tests/integration/files/multi-queue.yaml.j2" % ROOT]
 KEEP_EMULATOR = ["-e", "local_cloud_keep_running=true"]
 
 

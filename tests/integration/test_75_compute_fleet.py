@@ -1,6 +1,7 @@
 """Stopping and starting the compute fleet of the running cluster, as `pcluster update-compute-fleet`
-does: site.yml's cluster stage with pcluster_compute_fleet. Stopped, the queue takes no job and
-every node is powered down; a second run changes nothing; started, a job runs again."""
+does: site.yml's cluster stage with pcluster_compute_fleet, on the recipe's config (before test_80
+changes it). Stopped, the queue takes no job and every node is powered down; a second run changes
+nothing; started, a job runs again."""
 
 import json
 
