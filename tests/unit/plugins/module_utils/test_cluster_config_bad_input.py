@@ -17,7 +17,7 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config
     validate_cluster_config,
 )
 
-from test_cluster_config import valid_recipe
+from recipe_config import valid_recipe
 
 Q = "Scheduling.SlurmQueues[0]"
 CR = Q + ".ComputeResources[0]"

@@ -19,7 +19,7 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config
     validate_cluster_config,
 )
 
-from test_cluster_config import valid_recipe
+from recipe_config import valid_recipe
 
 COMPARED = frozenset([
     "SharedStorageMountDirValidator", "SharedStorageNameValidator", "DuplicateNameValidator",

@@ -86,7 +86,7 @@ def test_the_value_rule_is_the_one_the_cluster_config_uses():
         ClusterConfigError,
         validate_cluster_config,
     )
-    from test_cluster_config import valid_recipe
+    from recipe_config import valid_recipe
 
     config = valid_recipe()
     config["Scheduling"]["SlurmQueues"][0]["CustomSlurmSettings"] = {"GraceTime": "1 SlurmUser=root"}
