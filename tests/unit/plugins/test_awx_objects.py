@@ -4,6 +4,7 @@ workflow's nodes link to nodes it defines, and the surveys are AWX survey specs.
 
 import json
 import os
+import sysconfig
 
 import ansible
 import pytest
@@ -11,9 +12,20 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 AWX_DIR = os.path.join(ROOT, "docs", "awx")
-# awx.awx ships with the ansible package of the checkout's virtualenv.
-AWX_MODULES = os.path.join(os.path.dirname(os.path.dirname(ansible.__file__)), "ansible_collections", "awx", "awx",
-                           "plugins", "modules")
+
+
+def _awx_modules():
+    """awx.awx's modules: they ship with the ansible package of the checkout's virtualenv (ansible-test
+    runs ansible-core from a copy of its own, so the virtualenv's site-packages is looked at too)."""
+    places = [os.path.dirname(os.path.dirname(ansible.__file__)), sysconfig.get_paths()["purelib"]]
+    for place in places:
+        path = os.path.join(place, "ansible_collections", "awx", "awx", "plugins", "modules")
+        if os.path.isdir(path):
+            return path
+    return os.path.join(places[-1], "ansible_collections", "awx", "awx", "plugins", "modules")
+
+
+AWX_MODULES = _awx_modules()
 SURVEY_TYPES = {"text", "textarea", "password", "integer", "float", "multiplechoice", "multiselect"}
 
 
