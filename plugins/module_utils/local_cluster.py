@@ -647,11 +647,14 @@ class LocalClusterBackend(cb.ClusterBackend):
                           self.daemons.slurmctld_ok()))
         fleet = Fleet(self.run, self.env)
         failed_nodes = fleet.failed_dynamic_nodes() if daemons_ok else []
+        mounts = [s["MountDir"] for s in config.get("SharedStorage", []) or [] if s.get("MountDir")]
         needs = (bool(self.pending_file_changes(name, config)) or not daemons_ok or bool(failed_nodes)
-                 or not self._dirs_are_roots())
+                 or not self._dirs_are_roots() or not all(mount_points.is_mount_point(m) for m in mounts))
         if not needs or check_mode:
             return needs
         self._prepare_dirs()
+        self._shared_dirs(config, record)
+        self._save_record(record)
         changed = self._write_files_stopping_ctld(name, config)
         self._link_default_conf()
         local_power.ensure_bridge(self._plan_from_disk())

@@ -83,13 +83,15 @@ def task_results(data, task_name):
 
 
 def failed_tasks(data):
-    """Names and messages of the failed tasks in a json-callback result, for assertion messages."""
+    """Names and messages of the failed tasks in a json-callback result, for assertion messages
+    (a loop's failed items included: "One or more items failed" alone says nothing)."""
     out = []
     for play in data.get("plays", []):
         for task in play.get("tasks", []):
             for host, res in task.get("hosts", {}).items():
                 if res.get("failed") and not res.get("ignore_errors"):
-                    out.append("%s on %s: %s" % (task["task"]["name"], host, res.get("msg", res)))
+                    items = [str(item.get("msg", item)) for item in res.get("results", []) if item.get("failed")]
+                    out.append("%s on %s: %s" % (task["task"]["name"], host, " | ".join([str(res.get("msg", res))] + items)))
     return out
 
 

@@ -115,6 +115,21 @@ def test_slurmctld_killed_during_a_job_is_restarted_by_site_and_the_job_complete
     assert _aws_resources() == before
 
 
+def test_a_mount_point_given_away_or_opened_is_taken_back_by_site(before):
+    """/fsx and /shared are root's and 1777 on ParallelCluster; a mount point left with another owner
+    (an earlier cluster, a hand-made folder) would let that account decide what root makes below it."""
+    account = run(["id", "-u", "ec2-user"]).stdout.strip()
+    os.chown("/fsx", int(account), int(account))
+    os.chmod("/shared", 0o755)
+    rc, data = playbook("site.yml", *SITE_ARGS)
+    assert rc == 0, failed_tasks(data)
+    assert task_results(data, CLUSTER_TASK)["localhost"]["changed"] is True
+    for mount in ("/fsx", "/shared"):
+        info = os.lstat(mount)
+        assert (info.st_uid, info.st_gid, info.st_mode & 0o7777) == (0, 0, 0o1777), mount
+    assert _aws_resources() == before
+
+
 def _node_state(node):
     return run(["sinfo", "--noheader", "--Node", "--nodes=" + node, "--format=%t"]).stdout.split()[0]
 

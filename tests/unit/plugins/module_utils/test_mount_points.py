@@ -22,11 +22,18 @@ def test_missing_folders_are_made_and_the_mount_point_opened_to_all(tmp_path):
     assert _mode(mount) == 0o1777
 
 
-def test_an_existing_folder_takes_the_mode(tmp_path):
+def test_an_existing_folder_becomes_roots_with_the_mode(tmp_path):
+    """A folder another account owns (left by an earlier cluster or made by hand) becomes root's, as
+    the root of ParallelCluster's shared storage is; what is inside keeps its owner."""
     mount = tmp_path / "shared"
     mount.mkdir(mode=0o700)
+    (mount / "kept").mkdir()
+    os.chown(str(mount), 65534, 65534)
+    os.chown(str(mount / "kept"), 65534, 65534)
     assert mp.ensure_mount_point(str(mount)) is False
-    assert _mode(str(mount)) == 0o1777
+    info = os.lstat(str(mount))
+    assert (info.st_uid, info.st_gid, _mode(str(mount))) == (0, 0, 0o1777)
+    assert os.lstat(str(mount / "kept")).st_uid == 65534
 
 
 @pytest.mark.parametrize("where", ["leaf", "parent"])
