@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The README's two commands on a fresh Debian machine: a minimal root filesystem of the given
+# release (debootstrap minbase, cached), with only what a user adds to fetch and run a checkout
+# (git, make, ca-certificates), a clone of this repository's HEAD in root's home (mode 0700), and
+# `make site` then `make test` run there as root, in the tree's own mount, PID, UTS and IPC
+# namespaces. Prints how long each step took.
+#
+#   tests/fresh_machine.sh trixie            # Debian 13; bookworm for Debian 12
+#   tests/fresh_machine.sh bookworm site     # only `make site` (any make targets, in order)
+#
+# The tree shares this machine's network (apt and PyPI must be reachable), so this machine must
+# not run a local cluster meanwhile (`make teardown` first). HPC_FRESH_CACHE (default
+# /var/cache/hpc-fresh) keeps one tarball per release; HPC_FRESH_KEEP=1 keeps the tree afterwards.
+set -euo pipefail
+
+# In the tree's namespaces (the script runs itself again there): /proc of the new PID namespace,
+# /sys and /dev of this machine, empty /run and /tmp, then the make targets chrooted, one by one.
+if [ "${1:-}" = --inside ]; then
+  tree=$2
+  shift 2
+  mount -t proc proc "$tree/proc"
+  mount --rbind /sys "$tree/sys"
+  mount --rbind /dev "$tree/dev"
+  mount -t tmpfs -o mode=0755 tmpfs "$tree/run"
+  mount -t tmpfs -o mode=1777 tmpfs "$tree/tmp"
+  hostname hpc-fresh
+  for target in "$@"; do
+    begin=$SECONDS
+    echo "fresh_machine: make $target"
+    if ! chroot "$tree" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin make -C /root/hpc "$target"; then
+      echo "fresh_machine: make $target FAILED after $((SECONDS - begin)) s"
+      exit 1
+    fi
+    echo "fresh_machine: make $target passed in $((SECONDS - begin)) s"
+  done
+  exit 0
+fi
+
+release=${1:?usage: tests/fresh_machine.sh bookworm|trixie [make targets...]}
+shift
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(site test)
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cache=${HPC_FRESH_CACHE:-/var/cache/hpc-fresh}
+mirror=${HPC_FRESH_MIRROR:-http://deb.debian.org/debian}
+[ "$(id -u)" = 0 ] || { echo "fresh_machine: run as root" >&2; exit 2; }
+case $release in
+  bookworm | trixie | forky | sid) ;;
+  *) echo "fresh_machine: release must be a Debian code name (bookworm, trixie), not '$release'" >&2; exit 2 ;;
+esac
+if pgrep -x slurmctld >/dev/null || pgrep -f moto_server >/dev/null; then
+  echo "fresh_machine: a local cluster or emulator runs on this machine; run make teardown first" >&2
+  exit 2
+fi
+
+started=$SECONDS
+step() { echo "fresh_machine: [$((SECONDS - started)) s] $*"; }
+
+# The cached tree: minbase and the three packages a user installs to clone and run make.
+tarball=$cache/$release.tar
+if [ ! -s "$tarball" ]; then
+  command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
+  mkdir -p "$cache"
+  build=$(mktemp -d "$cache/build.XXXXXX")
+  step "building the $release root filesystem (debootstrap minbase, about a minute)"
+  debootstrap --variant=minbase --include=git,make,ca-certificates "$release" "$build" "$mirror" >"$build.log" 2>&1 \
+    || { tail -20 "$build.log"; rm -rf "$build" "$build.log"; exit 1; }
+  tar -C "$build" -cf "$tarball.part" . && mv "$tarball.part" "$tarball"
+  rm -rf "$build" "$build.log"
+fi
+
+tree=$(mktemp -d /var/tmp/hpc-fresh-"$release".XXXXXX)
+if [ "${HPC_FRESH_KEEP:-0}" = 1 ]; then
+  trap 'echo "fresh_machine: kept $tree"' EXIT
+else
+  trap 'rm -rf --one-file-system "$tree"' EXIT
+fi
+step "unpacking the $release root filesystem into $tree"
+tar -C "$tree" -xf "$tarball"
+chmod 0755 "$tree"
+cp /etc/resolv.conf "$tree/etc/resolv.conf"
+printf '127.0.0.1 localhost\n127.0.1.1 hpc-fresh\n' >"$tree/etc/hosts"
+echo hpc-fresh >"$tree/etc/hostname"
+chmod 0700 "$tree/root"
+git clone -q "$repo" "$tree/root/hpc"
+step "cloned $(git -C "$repo" rev-parse --short HEAD) into /root/hpc (root's home is mode 0700)"
+
+# Every process left in the tree dies with its PID namespace's first process.
+status=0
+unshare --mount --pid --uts --ipc --fork --propagation private -- "$(readlink -f "$0")" --inside "$tree" "${targets[@]}" || status=$?
+step "$release: $(if [ $status = 0 ]; then echo "make ${targets[*]} passed"; else echo "failed (exit $status)"; fi)"
+exit $status
