@@ -7,9 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 python=${HPC_PYTHON:-/usr/bin/python3}
-[ -x "$python" ] || python=$(command -v python3)
+[ -x "$python" ] || python=$(command -v python3 || echo /usr/bin/python3)
 
 need_apt=()
+# A minimal Debian (a container or debootstrap image) may have no Python at all.
+[ -x "$python" ] || need_apt+=(python3)
 "$python" -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 command -v sudo >/dev/null || need_apt+=(sudo)
 # ansible-test sanity's shellcheck test is skipped (with only a warning) without it.
