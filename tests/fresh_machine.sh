@@ -24,10 +24,12 @@ if [ "${1:-}" = --inside ]; then
   mount -t tmpfs -o mode=0755 tmpfs "$tree/run"
   mount -t tmpfs -o mode=1777 tmpfs "$tree/tmp"
   hostname hpc-fresh
+  # This machine's way out (proxy and CA settings) is the tree's too; nothing else of its environment.
+  mapfile -t network < <(env | grep -iE '^[a-z_]*(proxy|_ca_|cert)[a-z_]*=' || true)
   for target in "$@"; do
     begin=$SECONDS
     echo "fresh_machine: make $target"
-    if ! chroot "$tree" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
+    if ! chroot "$tree" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 "${network[@]}" \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin make -C /root/hpc "$target"; then
       echo "fresh_machine: make $target FAILED after $((SECONDS - begin)) s"
       exit 1
@@ -83,6 +85,13 @@ cp /etc/resolv.conf "$tree/etc/resolv.conf"
 printf '127.0.0.1 localhost\n127.0.1.1 hpc-fresh\n' >"$tree/etc/hosts"
 echo hpc-fresh >"$tree/etc/hostname"
 chmod 0700 "$tree/root"
+# The machine's network settings, as its provider would give a fresh machine: local CAs (a TLS
+# proxy's, for example) and pip's configuration.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$tree/usr/local/share/ca-certificates/"
+  chroot "$tree" update-ca-certificates >/dev/null 2>&1
+fi
+[ ! -f /etc/pip.conf ] || cp /etc/pip.conf "$tree/etc/pip.conf"
 git clone -q "$repo" "$tree/root/hpc"
 step "cloned $(git -C "$repo" rev-parse --short HEAD) into /root/hpc (root's home is mode 0700)"
 
