@@ -17,9 +17,10 @@ case $command in
   sanity|units) ;;
   *) echo "ansible_test: unknown command $command (sanity or units)" >&2; exit 2 ;;
 esac
-python_version=${ANSIBLE_TEST_PYTHON:-${SANITY_PYTHON:-3.11}}
 ansible_test=$root/.venv/bin/ansible-test
 [[ -x $ansible_test ]] || { echo "$command: $ansible_test missing, run scripts/setup.sh first" >&2; exit 2; }
+# --local runs in .venv, so the Python is the venv's (3.11 on Debian 12, 3.13 on Debian 13).
+python_version=${ANSIBLE_TEST_PYTHON:-${SANITY_PYTHON:-$("$root/.venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')}}
 export PATH=$root/.venv/bin:$PATH
 # This checkout's ansible.cfg points at .collections (the checkout itself): ansible-test must see the copy.
 unset ANSIBLE_CONFIG ANSIBLE_COLLECTIONS_PATH ANSIBLE_COLLECTIONS_PATHS
