@@ -18,6 +18,8 @@ set -euo pipefail
 if [ "${1:-}" = --inside ]; then
   tree=$2
   shift 2
+  # The tree's root is a mount point, as a machine's is (`ip netns exec` remounts / as a slave).
+  mount --bind "$tree" "$tree"
   mount -t proc proc "$tree/proc"
   mount --rbind /sys "$tree/sys"
   mount --rbind /dev "$tree/dev"
@@ -73,11 +75,23 @@ if [ ! -s "$tarball" ]; then
 fi
 
 tree=$(mktemp -d /var/tmp/hpc-fresh-"$release".XXXXXX)
-if [ "${HPC_FRESH_KEEP:-0}" = 1 ]; then
-  trap 'echo "fresh_machine: kept $tree"' EXIT
-else
-  trap 'rm -rf --one-file-system "$tree"' EXIT
-fi
+# The tree shares this machine's network: links its cluster made and left (a run killed midway)
+# go with it.
+links_before=$(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort)
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+  local link
+  for link in $(comm -13 <(echo "$links_before") <(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort)); do
+    ip link delete "$link" 2>/dev/null || true
+  done
+  if [ "${HPC_FRESH_KEEP:-0}" = 1 ]; then
+    echo "fresh_machine: kept $tree"
+  else
+    rm -rf --one-file-system "$tree"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 step "unpacking the $release root filesystem into $tree"
 tar -C "$tree" -xf "$tarball"
 chmod 0755 "$tree"
@@ -95,8 +109,9 @@ fi
 git clone -q "$repo" "$tree/root/hpc"
 step "cloned $(git -C "$repo" rev-parse --short HEAD) into /root/hpc (root's home is mode 0700)"
 
-# Every process left in the tree dies with its PID namespace's first process.
+# Every process left in the tree dies with its PID namespace's first process, which dies with
+# unshare (--kill-child).
 status=0
-unshare --mount --pid --uts --ipc --fork --propagation private -- "$(readlink -f "$0")" --inside "$tree" "${targets[@]}" || status=$?
+unshare --mount --pid --uts --ipc --fork --kill-child --propagation private -- "$(readlink -f "$0")" --inside "$tree" "${targets[@]}" || status=$?
 step "$release: $(if [ $status = 0 ]; then echo "make ${targets[*]} passed"; else echo "failed (exit $status)"; fi)"
 exit $status
