@@ -41,6 +41,11 @@ def local(tmp_path, monkeypatch):
 
 def _result(capsys, main, args):
     args.setdefault("region", "us-east-1")
+    # The controller's no_target_syslog, as a module receives it. With syslog on (the default),
+    # Python 3.13's syslog refuses a NUL in any parameter, so AnsibleModule fails before the
+    # module's own checks; these tests are about those checks
+    # (test_nul_with_syslog_on_is_refused_before_anything covers the default).
+    args.setdefault("_ansible_no_log", True)
     with patch_module_args(args):
         with pytest.raises(SystemExit):
             main()
@@ -174,3 +179,13 @@ def test_absent_of_a_sound_record_removes_its_user(capsys, local):
     assert result["changed"] is True
     assert ["userdel", "--remove", "ec2-user"] in local["run"].calls
     assert not os.path.exists(os.path.join(local["paths"].clusters, "hpc-cluster.json"))
+
+
+def test_nul_with_syslog_on_is_refused_before_anything(capsys, local):
+    """Ansible's default (syslog on): the module's message on Python 3.12 and older, AnsibleModule's
+    own refusal on 3.13 and later; either way nothing is read or changed."""
+    result = cluster(capsys, name="hpc\x00x", state="absent", _ansible_no_log=False)
+    assert result["failed"] is True
+    assert (result["msg"].startswith("name: ")
+            or result["msg"].startswith("Failed to log to syslog (embedded null character)")), result["msg"]
+    assert local["made"] == [] and local["run"].calls == []

@@ -36,6 +36,11 @@ def run_module(module, args, runner, capsys, monkeypatch, check_mode=False):
     monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, cmd, **kw: runner(cmd, **kw))
     monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning, **kw: warned.append(warning))
     args = dict(args, _ansible_check_mode=check_mode)
+    # The controller's no_target_syslog, as a module receives it. With syslog on (the default),
+    # Python 3.13's syslog refuses a NUL in any parameter, so AnsibleModule fails before the
+    # module's own checks; these tests are about those checks
+    # (test_nul_with_syslog_on_is_refused_before_anything_runs covers the default).
+    args.setdefault("_ansible_no_log", True)
     args.setdefault("poll_interval", 0.01) if module is slurm_job else None
     with patch_module_args(args):
         with pytest.raises(SystemExit):
@@ -418,3 +423,14 @@ def test_tail_of_an_unknown_user_or_missing_file(run, tmp_path):
     out = run({"job_id": "15", "state": "completed"},
               FakeRunner(scontrol=(0, _done_with_output(tmp_path / "not-yet.log"), "")))
     assert out["stdout_tail"] is None and not out.get("warnings")
+
+
+def test_nul_with_syslog_on_is_refused_before_anything_runs(run):
+    """Ansible's default (syslog on): the module's message on Python 3.12 and older, AnsibleModule's
+    own refusal on 3.13 and later; either way nothing runs."""
+    runner = FakeRunner()
+    out = run({"wrap": "id\x00; rm -rf ~", "_ansible_no_log": False}, runner)
+    assert out["failed"] is True
+    assert (out["msg"].startswith("invalid parameters, nothing was submitted: wrap ")
+            or out["msg"].startswith("Failed to log to syslog (embedded null character)")), out["msg"]
+    assert runner.calls == []
