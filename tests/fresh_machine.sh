@@ -53,10 +53,14 @@ case $release in
   bookworm | trixie | forky | sid) ;;
   *) echo "fresh_machine: release must be a Debian code name (bookworm, trixie), not '$release'" >&2; exit 2 ;;
 esac
-if pgrep -x slurmctld >/dev/null || pgrep -f moto_server >/dev/null; then
-  echo "fresh_machine: a local cluster or emulator runs on this machine; run make teardown first" >&2
-  exit 2
-fi
+# A cluster in this machine's network namespace would share the tree's ports and bridge names;
+# one in a namespace of its own does not matter.
+for pid in $(pgrep -x slurmctld; pgrep -f moto_server); do
+  if [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$(readlink /proc/self/ns/net)" ]; then
+    echo "fresh_machine: a local cluster or emulator runs on this machine (PID $pid); run make teardown first" >&2
+    exit 2
+  fi
+done
 
 started=$SECONDS
 step() { echo "fresh_machine: [$((SECONDS - started)) s] $*"; }
