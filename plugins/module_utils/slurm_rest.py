@@ -7,9 +7,10 @@ show_job, accounting, cancel) and returns the same row shapes (squeue rows, ``sc
 records, sacct rows), so ``slurm_jobs.JobFinder`` and slurm_job work unchanged on top of it and
 report the same fields with either backend.
 
-The API version is negotiated from the server's ``/openapi/v3`` document. Slurm 22.05 serves
-v0.0.36 to v0.0.38 (``environment`` an object); v0.0.39 (Slurm 23.02) takes ``environment`` as
-a list of ``NAME=value`` strings and wraps numbers as ``{"set": .., "number": ..}`` objects.
+The API version is negotiated from the server's ``/openapi/v3`` document: the newest version it
+offers among KNOWN_VERSIONS (v0.0.36 of Slurm 21.08 to v0.0.45 of Slurm 26.05). How each version
+spells a job and its records is in slurm_rest_shapes; this file turns sbatch options into job
+properties and talks HTTP.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,15 +30,26 @@ from ansible.module_utils.urls import open_url
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.owned_files import open_owned, read_at_most
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_cli import SlurmError
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_rest_shapes import (
+    KNOWN_VERSIONS,
+    data_parser_era,
+    history_start,
+    mail_flags,
+    number,
+    pending_tasks,
+    queue_row,
+    sacct_row,
+    scontrol_record,
+    shape_job,
+    submit_body,
+    version_key,
+)
 
-# Newest first: the first one the server offers is used.
-KNOWN_VERSIONS = ("0.0.39", "0.0.38", "0.0.37", "0.0.36")
-# Versions whose job submission takes ``environment`` as an object (Slurm 21.08 and 22.05).
-ENV_AS_OBJECT = frozenset(("0.0.36", "0.0.37", "0.0.38"))
-DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 # Slurm's own errors that mean "the credential was refused" (slurm_errno.h).
 AUTH_ERRNOS = frozenset([1007] + list(range(6000, 6010)))
 AUTH_WORDS = re.compile(r"authenticat|credential|token|jwt", re.IGNORECASE)
+# ESLURM_ALREADY_DONE: a cancel that found the job already ended.
+ALREADY_DONE = 2021
 # slurmctld refuses a larger batch script unless SchedulerParameters raises max_script_size.
 MAX_SCRIPT_SIZE = 4 * 1024 * 1024
 
@@ -119,8 +131,8 @@ def memory_mb(value):
     match = re.match(r"^(\d+)([KMGT]?)B?$", str(value).strip(), re.IGNORECASE)
     if not match:
         raise ValueError(value)
-    number, unit = int(match.group(1)), match.group(2).upper() or "M"
-    return {"K": max(1, number // 1024), "M": number, "G": number * 1024, "T": number * 1024 * 1024}[unit]
+    amount, unit = int(match.group(1)), match.group(2).upper() or "M"
+    return {"K": max(1, amount // 1024), "M": amount, "G": amount * 1024, "T": amount * 1024 * 1024}[unit]
 
 
 def node_counts(value):
@@ -128,6 +140,12 @@ def node_counts(value):
     if not match:
         raise ValueError(value)
     return [int(match.group(1))] + ([int(match.group(2))] if match.group(2) else [])
+
+
+def mail_type(value):
+    """An sbatch --mail-type value, checked; each API version spells it (see shape_job)."""
+    mail_flags(value)
+    return str(value)
 
 
 # sbatch long option -> (job property, converter)
@@ -139,48 +157,45 @@ OPTION_PROPERTIES = {
     "--output": ("standard_output", str), "--error": ("standard_error", str),
     "--chdir": ("current_working_directory", str), "--comment": ("comment", str),
     "--constraint": ("constraints", str), "--account": ("account", str), "--qos": ("qos", str),
-    "--reservation": ("reservation", str), "--mail-type": ("mail_type", str), "--mail-user": ("mail_user", str),
+    "--reservation": ("reservation", str), "--mail-type": ("mail_type", mail_type), "--mail-user": ("mail_user", str),
     "--begin": ("begin_time", str), "--nice": ("nice", int), "--requeue": ("requeue", None),
-    "--no-requeue": ("requeue", None), "--exclusive": ("exclusive", None), "--export": (None, None),
+    "--no-requeue": ("requeue", None), "--exclusive": ("exclusive", str), "--export": (None, None),
 }
 PROBLEMS = {"--time": "invalid time limit", "--mem": "invalid memory specification",
-            "--nodes": "invalid node count specification"}
+            "--nodes": "invalid node count specification", "--mail-type": "invalid mail type"}
+
+
+def _refused(opt, value, problem):
+    return RestError("%s %r: %s" % (opt, value, problem), kind="slurm",
+                     errors=[{"description": "%s for %s" % (problem, opt)}])
 
 
 def job_properties(options, env, cwd, version):
-    """The REST job description for sbatch arguments as slurm_job builds them."""
-    job = {}
+    """The REST job description of API ``version`` for sbatch arguments as slurm_job builds them."""
+    props = {}
     for arg in options:
-        opt, sep, value = arg.partition("=")
+        opt, _sep, value = arg.partition("=")
         if opt not in OPTION_PROPERTIES:
             raise RestError("sbatch argument %s has no slurmrestd equivalent in this module (unrecognized option "
                             "for backend rest); use backend cli for it" % arg, kind="slurm")
         prop, convert = OPTION_PROPERTIES[opt]
         if prop is None:
             continue
-        if opt == "--exclusive":
-            job[prop] = "true"
-        elif opt in ("--requeue", "--no-requeue"):
-            job[prop] = opt == "--requeue"
-        else:
-            try:
-                job[prop] = convert(value)
-            except ValueError:
-                raise RestError("%s %r: %s" % (opt, value, PROBLEMS.get(opt, "invalid value")), kind="slurm",
-                                errors=[{"description": "%s for %s" % (PROBLEMS.get(opt, "invalid value"), opt)}])
-            if job[prop] is None:
-                del job[prop]
-    job.setdefault("current_working_directory", cwd)
-    environment = {"PATH": DEFAULT_PATH}
-    environment.update(env or {})
-    if version in ENV_AS_OBJECT:
-        job["environment"] = environment
-    else:
-        job["environment"] = ["%s=%s" % item for item in sorted(environment.items())]
-        for key in ("time_limit", "memory_per_node", "tasks", "tasks_per_node", "cpus_per_task", "nice"):
-            if key in job:
-                job[key] = {"set": True, "infinite": False, "number": job[key]}
-    return job
+        if opt in ("--requeue", "--no-requeue"):
+            props[prop] = opt == "--requeue"
+            continue
+        try:
+            props[prop] = convert(value)
+        except ValueError:
+            raise _refused(opt, value, PROBLEMS.get(opt, "invalid value"))
+        if props[prop] is None:
+            del props[prop]
+    props.setdefault("current_working_directory", cwd)
+    try:
+        return shape_job(props, env, version)
+    except ValueError:
+        raise _refused("--begin", props.get("begin_time"), "slurmrestd API v%s takes only a UNIX time (seconds "
+                       "since 1970) as begin time; give one, or use backend cli" % version)
 
 
 def _script_refused(path, problem, fix):
@@ -240,166 +255,6 @@ def read_script_file(path, cwd=None):
 def wrap_script(command):
     """The batch script sbatch --wrap writes."""
     return "#!/bin/sh\n# This script was created by sbatch --wrap.\n\n%s\n" % command
-
-
-# REST job records as CLI rows -------------------------------------------------------------------
-
-def number(value):
-    """Unwraps v0.0.39's {"set", "infinite", "number"} objects; plain values pass through."""
-    if isinstance(value, dict):
-        if not value.get("set", True) or value.get("infinite"):
-            return None
-        return value.get("number")
-    return value
-
-
-def duration(seconds):
-    """Seconds as Slurm prints a run time: [D-]HH:MM:SS."""
-    seconds = max(0, int(seconds or 0))
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = "%02d:%02d:%02d" % (hours, minutes, secs)
-    return "%d-%s" % (days, text) if days else text
-
-
-def wait_status(status):
-    """A raw wait(2) status as Slurm's 'code:signal'."""
-    if isinstance(status, dict):  # v0.0.39: {"status": [...], "return_code": {...}, "signal": {...}}
-        code = number(status.get("return_code")) or 0
-        signal = number((status.get("signal") or {}).get("id")) or 0
-        return "%d:%d" % (code, signal)
-    status = number(status)
-    if status is None:
-        return None
-    status = int(status)
-    if status & 0x7F:
-        return "0:%d" % (status & 0x7F)
-    return "%d:0" % ((status >> 8) & 0xFF)
-
-
-def _state(value):
-    if isinstance(value, list):  # v0.0.39+: a list of flags, the base state first
-        return value[0] if value else None
-    return value
-
-
-def _text(value):
-    return "" if value is None else str(value)
-
-
-def _array_task(job):
-    task = number(job.get("array_task_id"))
-    array_job = number(job.get("array_job_id")) or 0
-    if array_job and task is not None:
-        return str(array_job), str(task)
-    return None, None
-
-
-def _default_output(job, array_job_id, task_id):
-    out = job.get("standard_output") or ""
-    if not out:
-        out = "slurm-%A_%a.out" if task_id is not None else "slurm-%j.out"
-    return out
-
-
-def _expand(pattern, job, array_job_id, task_id):
-    from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_jobs import expand_path
-
-    return expand_path(pattern, job.get("job_id"), task_id, array_job_id, job.get("name"), job.get("user_name"),
-                       job.get("current_working_directory"))
-
-
-def scontrol_record(job, now=None):
-    """A v0.0.3x job record in ``scontrol show job --oneliner``'s keys (slurm_jobs reads those)."""
-    now = time.time() if now is None else now
-    array_job_id, task_id = _array_task(job)
-    state = _state(job.get("job_state"))
-    start, end = number(job.get("start_time")) or 0, number(job.get("end_time")) or 0
-    if state == "PENDING" or not start:
-        run = 0
-    elif end and end >= start and state not in ("RUNNING", "COMPLETING", "CONFIGURING", "SUSPENDED"):
-        run = end - start
-    else:
-        run = now - start
-    out = _expand(_default_output(job, array_job_id, task_id), job, array_job_id, task_id)
-    err = _expand(job.get("standard_error") or _default_output(job, array_job_id, task_id), job, array_job_id, task_id)
-    return {
-        "JobId": str(job.get("job_id")),
-        "ArrayJobId": array_job_id,
-        "ArrayTaskId": task_id,
-        "JobName": job.get("name"),
-        "UserId": "%s(%s)" % (job.get("user_name"), job.get("user_id")),
-        "JobState": state,
-        "Reason": job.get("state_reason"),
-        "ExitCode": wait_status(job.get("exit_code")),
-        "NodeList": job.get("nodes") or None,
-        "RunTime": duration(run),
-        "Partition": job.get("partition"),
-        "Comment": job.get("comment") or None,
-        "WorkDir": job.get("current_working_directory"),
-        "StdOut": out,
-        "StdErr": err,
-    }
-
-
-def queue_row(job, array_job_id=None, task_id=None, now=None):
-    """A job record as an squeue row (QUEUE_FIELDS)."""
-    rec = scontrol_record(job, now)
-    if task_id is None:
-        array_job_id, task_id = rec["ArrayJobId"], rec["ArrayTaskId"]
-    job_id = rec["JobId"] if task_id is None else "%s_%s" % (array_job_id, task_id)
-    return {
-        "job_id": job_id, "array_job_id": array_job_id or rec["JobId"], "array_task_id": task_id or "N/A",
-        "name": _text(rec["JobName"]), "state": _text(rec["JobState"]), "user": _text(job.get("user_name")),
-        "comment": _text(rec["Comment"]), "reason": _text(rec["Reason"]), "node_count": _text(number(job.get("node_count"))),
-        "nodes": _text(rec["NodeList"]), "elapsed": rec["RunTime"], "work_dir": _text(rec["WorkDir"]),
-        "partition": _text(rec["Partition"]),
-    }
-
-
-def expand_indexes(spec):
-    """'1-4,7%2' -> ['1', '2', '3', '4', '7'] (a pending array's unsplit tasks)."""
-    out = []
-    for part in (spec or "").split("%")[0].split(","):
-        match = re.match(r"^(\d+)(?:-(\d+)(?::(\d+))?)?$", part.strip())
-        if match:
-            first, last, step = int(match.group(1)), int(match.group(2) or match.group(1)), int(match.group(3) or 1)
-            out += [str(i) for i in range(first, last + 1, step)]
-    return out
-
-
-def sacct_row(job):
-    """A dbv0.0.3x job record as an sacct row (ACCOUNTING_FIELDS)."""
-    array = job.get("array") or {}
-    task = number(array.get("task_id"))
-    array_job = number(array.get("job_id")) or 0
-    job_id = str(job.get("job_id"))
-    shown = "%s_%s" % (array_job, task) if array_job and task is not None else job_id
-    exit_code = job.get("exit_code") or {}
-    code = number(exit_code.get("return_code")) or 0
-    signal = number((exit_code.get("signal") or {}).get("signal_id", (exit_code.get("signal") or {}).get("id"))) or 0
-    state = job.get("state") or {}
-    nodes = job.get("nodes") or "None assigned"
-    comment = job.get("comment") or {}
-    return {
-        "JobID": shown, "JobIDRaw": job_id, "JobName": _text(job.get("name")),
-        "State": _text(_state(state.get("current"))), "ExitCode": "%d:%d" % (code, signal),
-        "NodeList": nodes, "NNodes": _text(number(job.get("allocation_nodes"))),
-        "Elapsed": duration(number((job.get("time") or {}).get("elapsed"))), "User": _text(job.get("user")),
-        "Comment": _text(comment.get("job") if isinstance(comment, dict) else comment),
-        "WorkDir": _text(job.get("working_directory")), "Partition": _text(job.get("partition")),
-        "Reason": _text(state.get("reason")),
-    }
-
-
-def history_start(spec, now=None):
-    """sacct's 'now-30days' as slurmdbd's YYYY-MM-DDTHH:MM:SS; other values pass through."""
-    match = re.match(r"^now-(\d+)days$", spec or "")
-    if not match:
-        return spec
-    now = time.time() if now is None else now
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now - int(match.group(1)) * 86400))
 
 
 class SlurmREST:
@@ -479,6 +334,8 @@ class SlurmREST:
         return self._version
 
     def negotiate(self):
+        """The newest of KNOWN_VERSIONS the server's OpenAPI document offers; RestError (kind
+        version) naming what it offers and what this module knows when there is none."""
         status, payload = self.request("GET", "/openapi/v3")
         if status == 401:
             self.call("GET", "/openapi/v3")  # raises the no-token error
@@ -493,27 +350,37 @@ class SlurmREST:
                 st, _payload = self.request("GET", "/slurm/v%s/ping" % version)
                 if st != 404:
                     offered.add(version)
-        self.offered = sorted(offered, key=_version_key, reverse=True)
+        self.offered = sorted(offered, key=version_key, reverse=True)
         for version in KNOWN_VERSIONS:
             if version in offered:
                 self._version = version
                 self.ping()
                 return version
-        raise RestError("slurmrestd at %s offers API %s; this module knows v%s-v%s"
+        raise RestError("slurmrestd at %s offers API %s; this module knows %s: use backend cli, or a release of "
+                        "hpc.parallelcluster that knows one of the offered versions"
                         % (self.url, ", ".join("v" + v for v in self.offered) or "no version",
-                           KNOWN_VERSIONS[-1], KNOWN_VERSIONS[0]), kind="version", url=self.url)
+                           ", ".join("v" + v for v in sorted(KNOWN_VERSIONS, key=version_key))),
+                        kind="version", url=self.url)
 
     def ping(self):
-        """The first call that needs slurmctld: a bad token is reported here (500 on 22.05)."""
-        status, payload = self.request("GET", "/slurm/v%s/ping" % self._version)
+        """The first call that needs slurmctld, so a bad token is reported here: Slurm 22.05 answers
+        HTTP 500, later releases HTTP 200 with the controller DOWN (not responding)."""
+        path = self._p("/ping/" if data_parser_era(self._version) else "/ping")
+        status, payload = self.request("GET", path)
         errors = [e for e in payload.get("errors") or [] if isinstance(e, dict)]
         if status == 401:
-            self.call("GET", "/slurm/v%s/ping" % self._version)
-        if status >= 500 or errors:
+            self.call("GET", path)
+        pings = [p for p in payload.get("pings") or [] if isinstance(p, dict)]
+        down = [p for p in pings if not _answered(p)]
+        if status >= 500 or errors or (pings and len(down) == len(pings)):
             text = "; ".join(_describe(e) for e in errors) or payload.get("_text") or ""
+            if not text and down:
+                text = "ping %s" % ", ".join("%s %s" % (p.get("hostname"), p.get("status") or p.get("pinged") or "DOWN")
+                                             for p in down)
             raise RestError("authentication failed (bad or expired token) for user %s at %s: slurmrestd could not "
-                            "reach slurmctld with it (HTTP %s %s)" % (self.user, self.url, status, text),
-                            kind="auth", status=status, errors=errors, url=self.url)
+                            "reach slurmctld with it (HTTP %s %s); if the token is valid, check that slurmctld is up"
+                            % (self.user, self.url, status, text), kind="auth", status=status, errors=errors,
+                            url=self.url)
         return payload
 
     def _p(self, path):
@@ -521,6 +388,10 @@ class SlurmREST:
 
     def _db(self, path):
         return "/slurmdb/v%s%s" % (self.version, path)
+
+    def _list(self, path):
+        """A collection's path as the version's document spells it (v0.0.40+ end in a slash)."""
+        return path + "/" if data_parser_era(self.version) else path
 
     # SlurmCLI's interface ----------------------------------------------------------------------
 
@@ -533,8 +404,8 @@ class SlurmREST:
             script = wrap_script(wrap)
         elif script_path is not None:
             script = read_script_file(script_path, cwd)
-        body = {"script": script, "job": job_properties(options, env, cwd, self.version)}
-        payload = self.call("POST", self._p("/job/submit"), body=body)
+        job = job_properties(options, env, cwd, self.version)
+        payload = self.call("POST", self._p("/job/submit"), body=submit_body(script, job, self.version))
         job_id = number(payload.get("job_id"))
         if job_id is None:
             raise RestError("slurmrestd returned no job id: %s" % payload, kind="slurm")
@@ -544,21 +415,17 @@ class SlurmREST:
         payload = self.call("GET", self._p("/job/%s" % quote(str(job_id), safe="")), missing_ok=True)
         if payload is None:
             return []
-        jobs = payload.get("jobs") or []
         records = []
-        for job in jobs:
-            array_job = number(job.get("array_job_id")) or 0
-            spec = job.get("array_task_string")
-            if array_job and spec and _state(job.get("job_state")) == "PENDING":
-                for task in expand_indexes(spec):
-                    rec = scontrol_record(dict(job, array_task_id=int(task)))
-                    records.append(rec)
+        for job in payload.get("jobs") or []:
+            tasks = pending_tasks(job)
+            if tasks:
+                records += [scontrol_record(dict(job, array_task_id=int(task))) for task in tasks]
             else:
                 records.append(scontrol_record(job))
         return records
 
     def queue(self, job_ids=None, user=None, states="all"):
-        payload = self.call("GET", self._p("/jobs"))
+        payload = self.call("GET", self._p(self._list("/jobs")))
         wanted = set(str(j) for j in job_ids or [])
         rows = []
         for job in payload.get("jobs") or []:
@@ -567,9 +434,9 @@ class SlurmREST:
             array_job = str(number(job.get("array_job_id")) or "")
             if wanted and str(job.get("job_id")) not in wanted and array_job not in wanted:
                 continue
-            spec = job.get("array_task_string")
-            if array_job and array_job != "0" and spec and _state(job.get("job_state")) == "PENDING":
-                rows += [queue_row(job, array_job, task) for task in expand_indexes(spec)]
+            tasks = pending_tasks(job)
+            if tasks:
+                rows += [queue_row(job, array_job, task) for task in tasks]
             else:
                 rows.append(queue_row(job))
         return rows
@@ -578,9 +445,11 @@ class SlurmREST:
         if job_ids and len(job_ids) == 1:
             payload = self.call("GET", self._db("/job/%s" % quote(str(job_ids[0]), safe="")), missing_ok=True) or {}
         else:
-            # Slurm 22.05's slurmdb jobs query knows no user filter: the rows are filtered below.
-            query = {"start_time": history_start(starttime)} if starttime else None
-            payload = self.call("GET", self._db("/jobs"), query=query, missing_ok=True) or {}
+            query = {"start_time": history_start(starttime)} if starttime else {}
+            if user and data_parser_era(self.version):
+                # Slurm 22.05's slurmdb jobs query knows no user filter: its rows are filtered below.
+                query["users"] = user
+            payload = self.call("GET", self._db(self._list("/jobs")), query=query or None, missing_ok=True) or {}
         rows = [sacct_row(job) for job in payload.get("jobs") or []]
         if job_ids:
             wanted = set(str(j) for j in job_ids)
@@ -596,7 +465,27 @@ class SlurmREST:
         if name:
             ids += [r["job_id"].split("_")[0] for r in self.queue(user=user) if r["name"] == name]
         for job_id in ids:
-            self.call("DELETE", self._p("/job/%s" % quote(str(job_id), safe="")))
+            path = self._p("/job/%s" % quote(str(job_id), safe=""))
+            payload = self.call("DELETE", path)
+            # v0.0.42+ answer HTTP 200 and list per-job failures under "status"; a job that ended
+            # meanwhile (2021, "already completing or completed") is what scancel also ignores.
+            failed = [e.get("error") for e in payload.get("status") or []
+                      if isinstance(e, dict) and isinstance(e.get("error"), dict)
+                      and e["error"].get("code") not in (0, None, ALREADY_DONE)]
+            if failed:
+                errors = [{"description": e.get("message") or e.get("string"), "error_number": e.get("code")}
+                          for e in failed]
+                raise RestError("slurmrestd DELETE %s did not cancel job %s: %s"
+                                % (path, job_id, "; ".join(_describe(e) for e in errors)), kind="slurm",
+                                status=200, errors=errors, url=self.url)
+
+
+def _answered(ping):
+    """Whether one entry of a ping answer says slurmctld answered (v0.0.38 'ping', v0.0.40+
+    'pinged', v0.0.42+ 'responding')."""
+    if "responding" in ping:
+        return ping["responding"] is True
+    return (ping.get("pinged") or ping.get("ping")) == "UP"
 
 
 def _describe(error):
@@ -618,7 +507,3 @@ def _is_missing(error):
     text = "%s %s" % (error.get("description") or "", error.get("error") or "")
     # 2017: slurmctld knows no such job; 9003: slurmdbd's "Nothing found" (HTTP 200) for a query.
     return error.get("error_number") in (2017, 9003) or "Invalid job id" in text
-
-
-def _version_key(version):
-    return tuple(int(p) for p in version.split("."))

@@ -175,8 +175,10 @@ options:
         Slurm client and the cluster's munge key).
       - V(rest) talks to the cluster's slurmrestd (role P(hpc.parallelcluster.slurm_rest#role)) over
         HTTP from wherever the task runs, the control node included; no SSH to the head node and no
-        Slurm client are needed. The API version is negotiated with the server (v0.0.36 to v0.0.39).
-        Results have the same fields and meaning as with V(cli).
+        Slurm client are needed. The module uses the newest API version the server offers among
+        v0.0.36 to v0.0.45 (Slurm 22.05 serves v0.0.36 to v0.0.38, 24.11 v0.0.40 to v0.0.42, 25.11
+        v0.0.41 to v0.0.44, 26.05 v0.0.42 to v0.0.45). Results have the same fields and meaning as
+        with V(cli).
       - "With V(rest): O(script_path) is read on the host that runs the task, with the rights of the
         account running it, and submitted as the job of O(rest_user), who can read it back from Slurm.
         So it is opened without following a symbolic link (at its last component or, on Linux, in any
