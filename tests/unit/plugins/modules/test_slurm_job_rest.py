@@ -102,13 +102,6 @@ def test_completed_waits_and_reports_like_the_cli(run, server, tmp_path, monkeyp
     assert out["reason"] == "None" and out["user"] == "ec2-user"
 
 
-def test_failed_job_fails_with_exit_code(run, server):
-    finish_later(server, 100, "FAILED", 3 << 8)
-    out, _raw = run(rest(server, wrap="exit 3", state="completed"))
-    assert out["failed"] is True and out["state"] == "FAILED" and out["exit_code"] == 3
-    assert out["msg"].startswith("job 100 ended FAILED with exit code 3")
-
-
 def test_finished_job_is_read_from_accounting(run, server):
     run(rest(server, wrap="true", idempotency_key="once"))
     server.finish(100, "COMPLETED", 0)
