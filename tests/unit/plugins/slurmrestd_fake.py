@@ -71,20 +71,13 @@ def exit_object(status):
             "status": ["SUCCESS" if code == 0 else "ERROR"]}
 
 
+# bool before int: a bool is an int to isinstance.
+_OPENAPI_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"), (list, "array"),
+                  (dict, "object"))
+
+
 def _openapi_type(value):
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
+    return next((name for kind, name in _OPENAPI_TYPES if isinstance(value, kind)), "null")
 
 
 class FakeSlurmrestd:
