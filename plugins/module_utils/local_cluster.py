@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import inspect
+import itertools
 import ipaddress
 import json
 import os
@@ -109,6 +110,21 @@ def _remove_planted_links(directory):
         os.unlink(path)
 
 
+def stable_indexes(nodes, previous):
+    """Each node's place on the node network: the one it had (a running node keeps its address and
+    interface through an update, as an EC2 instance keeps its IP), the lowest free one for a new node."""
+    indexes, taken = {}, set()
+    for node in nodes:
+        if node in previous and previous[node] not in taken:
+            indexes[node] = previous[node]
+            taken.add(previous[node])
+    free = (i for i in itertools.count() if i not in taken)
+    for node in nodes:
+        if node not in indexes:
+            indexes[node] = next(free)
+    return indexes
+
+
 class LocalClusterBackend(cb.ClusterBackend):
     provider = "local"
 
@@ -176,12 +192,13 @@ class LocalClusterBackend(cb.ClusterBackend):
         if len(nodes) + 1 > len(hosts):
             raise cb.BackendError("the cluster config has %d compute nodes but the local node network %s holds %d; "
                                   "lower MaxCount or widen local_node_network" % (len(nodes), self.network, len(hosts) - 1))
+        indexes = stable_indexes(nodes, self._previous_indexes(len(hosts) - 1))
         return {
             "bridge": self.bridge,
             "controller_addr": str(hosts[0]),
             "prefix_len": self.network.prefixlen,
             "veth_prefix": "hpcv",
-            "nodes": {node: {"index": i, "addr": str(hosts[i + 1])} for i, node in enumerate(nodes)},
+            "nodes": {node: {"index": indexes[node], "addr": str(hosts[indexes[node] + 1])} for node in nodes},
             "slurm_conf": self.paths.slurm_conf,
             "scontrol": shutil.which("scontrol") or "/usr/bin/scontrol",
             "slurmd": shutil.which("slurmd", path="/usr/sbin:/usr/bin") or "/usr/sbin/slurmd",
@@ -191,6 +208,15 @@ class LocalClusterBackend(cb.ClusterBackend):
             "tmpfs_dir": os.path.join(self.paths.spool, "tmp", "%n"),
             "log_file": self.paths.logfile("power"),
         }
+
+    def _previous_indexes(self, size):
+        """{node: index} of the plan on disk, for the nodes whose index still fits the network."""
+        try:
+            nodes = self._plan_from_disk()["nodes"]
+            return {node: info["index"] for node, info in nodes.items()
+                    if isinstance(info.get("index"), int) and 0 <= info["index"] < size}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return {}
 
     def render(self, name, config):
         """Every file the cluster needs, as {path: (content, mode, owner_user)}."""

@@ -16,7 +16,7 @@ def plan(tmp_path):
         "nodes": {"q-dy-cr-1": {"index": 0, "addr": "10.253.0.2"}, "q-st-cr-1": {"index": 1, "addr": "10.253.0.3"}},
         "scontrol": "/usr/bin/scontrol", "slurm_conf": "/nonexistent/slurm.conf", "slurmd": "/usr/sbin/slurmd",
         "slurmd_pid_file": str(tmp_path / "slurmd-%n.pid"), "log_file": str(tmp_path / "power.log"),
-        "veth_prefix": "hpcv", "bridge": "hpcbr-test",
+        "veth_prefix": "hpcv", "bridge": "hpcbr-test", "prefix_len": 24,
     }
 
 
@@ -109,3 +109,22 @@ def test_the_program_stands_alone():
     assert "ansible_collections" not in source
     proc = subprocess.run([sys.executable, "-I", local_power.__file__, "bogus", "x"], capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and "usage" in proc.stderr
+
+
+def test_a_host_interface_whose_peer_is_not_the_nodes_eth0_is_replaced(plan, monkeypatch):
+    """An interface of the node's name left from a node that is gone is deleted, not reused."""
+    calls = []
+
+    def run(args, check=True, env=None):
+        calls.append(args)
+        stale = args[:3] == ["ip", "link", "show"] and len([c for c in calls if c[:2] == ["ip", "link"]]) == 1
+        missing_eth0 = args[:5] == ["ip", "-n", "q-dy-cr-1", "link", "show"]
+        rc = 0 if stale else 1 if (missing_eth0 or args[:3] == ["ip", "link", "show"]) else 0
+        return subprocess.CompletedProcess(args, rc, "", "")
+
+    monkeypatch.setattr(local_power, "_run", run)
+    monkeypatch.setattr(local_power.os.path, "exists", lambda path: True)
+    local_power._ensure_namespace(plan, "q-dy-cr-1")
+    assert ["ip", "link", "del", "hpcv0"] in calls
+    assert calls.index(["ip", "link", "del", "hpcv0"]) < calls.index(
+        ["ip", "link", "add", "hpcv0", "type", "veth", "peer", "name", "eth0", "netns", "q-dy-cr-1"])
