@@ -49,20 +49,23 @@ def apt_install_argv(packages):
 
 
 class Ticker:
-    """Turns a stream of output lines into a progress message at most every PROGRESS_EVERY seconds."""
+    """Turns a stream of output lines into a progress message at most every PROGRESS_EVERY seconds:
+    how many lines started with each of ``counts`` so far, or else the last line."""
 
-    def __init__(self, what, progress, clock, count=None):
-        self.what, self.progress, self.clock, self.count = what, progress, clock, count
+    def __init__(self, what, progress, clock, counts=()):
+        self.what, self.progress, self.clock, self.counts = what, progress, clock, counts
         self.started = self.last = clock()
-        self.counted = 0
+        self.counted = dict.fromkeys(counts, 0)
 
     def __call__(self, line):
-        if self.count and line.startswith(self.count):
-            self.counted += 1
+        for prefix in self.counts:
+            if line.startswith(prefix):
+                self.counted[prefix] += 1
         now = self.clock()
         if now - self.last >= PROGRESS_EVERY:
             self.last = now
-            done = ("%d %s" % (self.counted, self.count.strip().lower())) if self.count else line.strip()[:100]
+            done = ", ".join("%s %d" % (prefix.strip().lower(), self.counted[prefix]) for prefix in self.counts) \
+                if self.counts else line.strip()[:100]
             self.progress("%s: %ds, %s" % (self.what, now - self.started, done))
 
 
@@ -114,7 +117,7 @@ class Builder:
         step = self.clock()
         self.progress("installing %d packages and their dependencies (a few minutes)" % len(recipes.PACKAGES))
         self.in_tree(rootfs, apt_install_argv(recipes.PACKAGES), "apt-get install", env=APT_ENV,
-                     on_line=Ticker("packages", self.progress, self.clock, count="Setting up "))
+                     on_line=Ticker("packages", self.progress, self.clock, counts=("Unpacking ", "Setting up ")))
         self.progress("packages installed in %ds" % (self.clock() - step))
 
         self.progress("customising the tree (ParallelCluster's paths, units, users)")
