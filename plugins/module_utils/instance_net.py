@@ -46,6 +46,8 @@ def check_hostname(value):
 def check_address(address, gateway=None):
     """(interface, gateway or None) from ``address`` (``10.0.0.5/24``) and ``gateway``."""
     try:
+        if "/" not in str(address):
+            raise ValueError(address)
         interface = ipaddress.ip_interface(address)
     except ValueError:
         raise NetworkError("address %r is not an address with its prefix length, like 10.0.0.5/24" % (address,))

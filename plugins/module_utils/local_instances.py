@@ -70,10 +70,11 @@ def spawn(argv, cgroup, console):
 
 class Launcher:
     def __init__(self, images=None, store=None, runner=command_runner.run, spawner=spawn, proc="/proc",
-                 cgroup_mount=None, sleep=time.sleep, clock=time.monotonic):
+                 cgroup_mount=None, sleep=time.sleep, clock=time.monotonic, kill=os.kill, rmdir=os.rmdir):
         self.images = images or ImageCache()
         self.store = store or InstanceStore()
         self.runner, self.spawner, self.proc = runner, spawner, proc
+        self.kill, self.rmdir = kill, rmdir
         self._cgroup_mount = cgroup_mount
         self.sleep, self.clock = sleep, clock
         self.children = {}
@@ -96,8 +97,8 @@ class Launcher:
 
     def alive(self, record):
         """True while the process the record started still runs (same PID, same start time)."""
-        pid = record.get("pid")
-        return bool(pid) and boot.start_time(pid, self.proc) == record.get("pid_start_time")
+        pid, started = record.get("pid"), record.get("pid_start_time")
+        return bool(pid) and started is not None and boot.start_time(pid, self.proc) == started
 
     def check_bridge(self, bridge, netns):
         result = self.runner(net.bridge_show_argv(bridge, netns))
@@ -258,7 +259,7 @@ class Launcher:
         record = self.store.load(instance_id)
         done = {"instance_id": instance_id, "previous_state": "running" if self.alive(record) else "stopped"}
         if self.alive(record):
-            os.kill(record["pid"], signal.SIGKILL)
+            self.kill(record["pid"], signal.SIGKILL)
             done["killed"] = record["pid"]
         namespace = record.get("pid_namespace")
         if namespace:
@@ -286,9 +287,9 @@ class Launcher:
 
         self.wait(empty, timeout, "the cgroup of instance %s to empty" % instance_id)
         for folder in sorted((walked[0] for walked in os.walk(top)), key=lambda f: -f.count("/")):
-            os.rmdir(folder)
+            self.rmdir(folder)
         try:
-            os.rmdir(os.path.dirname(top))
+            self.rmdir(os.path.dirname(top))
         except OSError:
             pass
         return True
