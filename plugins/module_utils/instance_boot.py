@@ -1,79 +1,96 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Booting an instance: systemd as PID 1 of its own mount, PID, UTS, IPC, network and cgroup
+"""Booting an instance: systemd as PID 1 of its own user, mount, PID, UTS, IPC, network and cgroup
 namespaces, on an overlay of its image (measured recipe: FIELD-NOTES, "Instances from a node image").
 
-The launcher puts itself in a child folder of the cgroup2 hierarchy, then ``unshare`` starts the
-stub below in new namespaces. The stub waits (reading its standard input, a pipe from the
-launcher) until the launcher has moved the instance's veth in; then it mounts the overlay and
-the API filesystems (a /dev of its own with only the harmless devices, /proc/sys and /sys
-read-only), sets the host name and address, pivots into the overlay and execs systemd with
-``container=`` set. Everything it mounts lives in the instance's mount namespace and goes with
-it. The stub is a fixed text: every value reaches it as an argument. Capabilities that reach
-past the instance (modules, raw I/O, the clock, device nodes) are dropped from its bounding set
-before it starts.
+The instance's root is no one on this machine: its user namespace maps ids 0..65535 to the image's
+shifted ids (id_shift), so what it may do beyond its own namespaces is what an unprivileged
+account may (it cannot write the machine's kernel settings, as a mapped root could through a proc
+of its own). The launcher moves the first process into a cgroup folder delegated to those ids,
+drops the capabilities that reach past the instance from its bounding set, gives it the
+instance's ids and starts ``unshare``. Then, while the first stage below waits on its standard
+input (a pipe from the launcher), the launcher writes the id maps, mounts the overlay in the
+instance's mount namespace (where the instance's root may pivot into it, unlike a mount it
+inherited) and moves the veth in. The second stage, root of the namespaces, mounts the API
+filesystems (a /dev of its own with only harmless devices, /proc/sys read-only but for the
+network's, /sys read-only), sets the host name and address, pivots into the overlay and execs
+systemd with ``container=`` set. It starts in ``boot/`` of the instance folder and reaches the
+overlay by a relative path: the folders above are root's alone. Everything mounted lives in the
+instance's mount namespace and goes with it. The stages are fixed texts; values are arguments.
 """
 
 from __future__ import annotations
 
 import os
+import re
 
+_OVERLAY_PATH = re.compile(r"^/[A-Za-z0-9/._-]+$")
 CGROUP_PARENT = "hpc-parallelcluster"
 CONTAINER = "hpc-parallelcluster"
 SYSTEMD = "/usr/lib/systemd/systemd"
-# Kept from the bounding set: what systemd and the stub need (systemd-nspawn's set, less what
-# reaches the machine). Dropped: sys_module, sys_rawio, sys_time, sys_pacct, mknod, syslog,
-# mac_admin, mac_override, wake_alarm, block_suspend, bpf, perfmon, checkpoint_restore.
+ID_RANGE = 65536
+# Dropped from the bounding set (systemd-nspawn's set keeps the others): what reaches the machine.
 DROPPED_CAPABILITIES = ("sys_module", "sys_rawio", "sys_time", "sys_pacct", "mknod", "syslog", "mac_admin",
                         "mac_override", "wake_alarm", "block_suspend", "bpf", "perfmon", "checkpoint_restore")
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+# The overlay's mount point, relative to the folder the first process starts in.
+MOUNT_POINT = "root"
 
-STUB = r"""
-set -eu
-root=$1 lower=$2 upper=$3 work=$4 hostname=$5 address=$6 gateway=$7
+# Waits for the launcher, then execs the second stage: a new exec is what gives the process its
+# capabilities in the user namespace, once the launcher has mapped its ids.
+STAGE1 = r"""
 go=
 read -r go || true
 [ "$go" = go ] || { echo "stub: the launcher gave up" >&2; exit 1; }
 exec </dev/null
-mount -t overlay overlay -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$root"
-mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
-mount --bind "$root/proc/sys" "$root/proc/sys"
-mount -o remount,bind,ro,nosuid,nodev,noexec "$root/proc/sys"
-if [ -e "$root/proc/sysrq-trigger" ]; then
-  mount --bind "$root/proc/sysrq-trigger" "$root/proc/sysrq-trigger"
-  mount -o remount,bind,ro "$root/proc/sysrq-trigger"
+stage2=$1
+shift
+exec sh -c "$stage2" hpc-instance-stage2 "$@"
+"""
+
+STAGE2 = r"""
+set -eu
+hostname=$1 address=$2 gateway=$3
+cd -P %(mount_point)s
+mount -t proc -o nosuid,nodev,noexec proc proc
+mount --bind proc/sys proc/sys
+mount -o remount,bind,ro,nosuid,nodev,noexec proc/sys
+mount --bind proc/sys/net proc/sys/net
+mount -o remount,bind,rw,nosuid,nodev,noexec proc/sys/net
+if [ -e proc/sysrq-trigger ]; then
+  mount --bind proc/sysrq-trigger proc/sysrq-trigger
+  mount -o remount,bind,ro proc/sysrq-trigger
 fi
-mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
-mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$root/sys/fs/cgroup"
-mount -t tmpfs -o mode=0755,nosuid,nodev,size=20%% tmpfs "$root/run"
-mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$root/tmp"
-mount -t tmpfs -o mode=0755,nosuid,size=1m tmpfs "$root/dev"
+mount -t sysfs -o ro,nosuid,nodev,noexec sysfs sys
+mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 sys/fs/cgroup
+mount -t tmpfs -o mode=0755,nosuid,nodev,size=20%% tmpfs run
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs tmp
+mount -t tmpfs -o mode=0755,nosuid,size=1m tmpfs dev
 for device in %(devices)s; do
-  : > "$root/dev/$device"
-  mount --bind "/dev/$device" "$root/dev/$device"
+  : > "dev/$device"
+  mount --bind "/dev/$device" "dev/$device"
 done
-mkdir -m 0755 "$root/dev/pts"
-mkdir -m 1777 "$root/dev/shm"
-mkdir -m 0755 "$root/dev/mqueue"
-mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec devpts "$root/dev/pts"
-mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$root/dev/shm"
-mount -t mqueue -o nosuid,nodev,noexec mqueue "$root/dev/mqueue"
-ln -s pts/ptmx "$root/dev/ptmx"
-ln -s /proc/self/fd "$root/dev/fd"
-ln -s /proc/self/fd/0 "$root/dev/stdin"
-ln -s /proc/self/fd/1 "$root/dev/stdout"
-ln -s /proc/self/fd/2 "$root/dev/stderr"
-printf '%%s' "$hostname" > /proc/sys/kernel/hostname
+mkdir -m 0755 dev/pts
+mkdir -m 1777 dev/shm
+mkdir -m 0755 dev/mqueue
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec devpts dev/pts
+mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs dev/shm
+mount -t mqueue -o nosuid,nodev,noexec mqueue dev/mqueue
+ln -s pts/ptmx dev/ptmx
+ln -s /proc/self/fd dev/fd
+ln -s /proc/self/fd/0 dev/stdin
+ln -s /proc/self/fd/1 dev/stdout
+ln -s /proc/self/fd/2 dev/stderr
+hostname "$hostname"
 ip link set dev lo up
 ip address add "$address" dev eth0
 ip link set dev eth0 up
 [ -z "$gateway" ] || ip route add default via "$gateway"
-cd "$root"
 pivot_root . .
 umount -l .
 cd /
 exec env -i container=%(container)s %(systemd)s
-""" % {"devices": " ".join(DEVICES), "container": CONTAINER, "systemd": SYSTEMD}
+""" % {"mount_point": MOUNT_POINT, "devices": " ".join(DEVICES), "container": CONTAINER, "systemd": SYSTEMD}
 
 
 def cgroup2_mount(mountinfo="/proc/self/mountinfo"):
@@ -91,14 +108,30 @@ def cgroup_folder(mount, instance_id):
     return os.path.join(mount, CGROUP_PARENT, instance_id)
 
 
-def unshare_argv(instance_folder, lower, hostname, address, gateway):
-    """The command that starts the stub in new namespaces; its standard input is the launcher's go signal."""
-    return ["unshare", "--mount", "--pid", "--net", "--uts", "--ipc", "--cgroup", "--fork",
+def unshare_argv(id_base, hostname, address, gateway):
+    """The command that starts the instance's first process: the machine's root drops the
+    capabilities that reach past the instance and becomes the instance's ids, then ``unshare``
+    makes the namespaces and runs the first stage (started in the instance folder's ``boot/``)."""
+    return ["setpriv", "--bounding-set", ",".join("-" + cap for cap in DROPPED_CAPABILITIES),
+            "--reuid=%d" % id_base, "--regid=%d" % id_base, "--clear-groups", "--",
+            "unshare", "--user", "--mount", "--pid", "--net", "--uts", "--ipc", "--cgroup", "--fork",
             "--propagation", "private", "--",
-            "setpriv", "--bounding-set", ",".join("-" + cap for cap in DROPPED_CAPABILITIES), "--",
-            "sh", "-c", STUB, "hpc-instance-stub",
-            os.path.join(instance_folder, "root"), lower, os.path.join(instance_folder, "upper"),
-            os.path.join(instance_folder, "work"), hostname, str(address), str(gateway or "")]
+            "sh", "-c", STAGE1, "hpc-instance-stage1", STAGE2, hostname, str(address), str(gateway or "")]
+
+
+def id_map(id_base):
+    """The uid_map and gid_map line of an instance: its ids 0..65535 are the image's shifted ids."""
+    return "0 %d %d\n" % (id_base, ID_RANGE)
+
+
+def overlay_argv(pid, lower, upper, work, target):
+    """Mount the instance's root in its own mount namespace, as this machine's root."""
+    for path in (lower, upper, work):
+        if not _OVERLAY_PATH.match(path):
+            raise ValueError("%s cannot be an overlay layer (use folders named with letters, digits, '/', '.', "
+                             "'_' and '-' only: ',' and ':' separate overlay options)" % path)
+    return ["nsenter", "--target", str(pid), "--mount", "--", "mount", "-t", "overlay", "overlay", "-o",
+            "lowerdir=%s,upperdir=%s,workdir=%s" % (lower, upper, work), target]
 
 
 def start_time(pid, proc="/proc"):

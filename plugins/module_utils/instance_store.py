@@ -4,7 +4,7 @@
 
 ``<root>/<instance id>/record.json`` (0600) says what was started (PID and its start time, cgroup,
 veth, address); ``upper/`` and ``work/`` are the instance's writable layer over its image and
-``root/`` the point its root filesystem is mounted on, in the instance's own mount namespace. A
+``boot/root/`` the point its root filesystem is mounted on, in the instance's own mount namespace. A
 terminate reads the record to find what to stop, so records are only read from this folder and
 only when they are regular files of root's. Instance ids are checked before they become paths.
 """
@@ -51,10 +51,13 @@ class InstanceStore:
         root_folders.ensure(self.root, 0o700, self.trusted)
         folder = self.folder(instance_id)
         os.mkdir(folder, 0o700)
-        for name in ("upper", "work", "root"):
+        for name in ("upper", "work", "boot"):
             os.mkdir(os.path.join(folder, name), 0o700)
-        # The layer's top is the instance's "/": the image's own mode, not the build folder's.
+        # The layer's top is the instance's "/": the image's own mode. The first process starts
+        # in boot/ (its ids are not root's) and finds the overlay's mount point there.
         os.chmod(os.path.join(folder, "upper"), 0o755)
+        os.chmod(os.path.join(folder, "boot"), 0o755)
+        os.mkdir(os.path.join(folder, "boot", "root"), 0o755)
         return folder
 
     def save(self, record):

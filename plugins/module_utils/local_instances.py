@@ -48,10 +48,10 @@ def check_public_key(text):
     return lines[0].strip() + "\n"
 
 
-def spawn(argv, cgroup, console):
-    """Start ``argv`` in a session of its own, inside the cgroup folder ``cgroup`` (moved there
-    before it runs, so its cgroup namespace is rooted there), its output into ``console``.
-    The instance outlives this process. Returns (Popen, pipe to its standard input)."""
+def spawn(argv, cgroup, console, cwd):
+    """Start ``argv`` in ``cwd`` and a session of its own, inside the cgroup folder ``cgroup``
+    (moved there before it runs, so its cgroup namespace is rooted there), its output into
+    ``console``. The instance outlives this process. Returns (Popen, pipe to its standard input)."""
     log = os.open(console, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     procs = os.path.join(cgroup, "cgroup.procs")
 
@@ -60,7 +60,7 @@ def spawn(argv, cgroup, console):
             handle.write("0\n")
 
     try:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=log, stderr=log, close_fds=True,
+        proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.PIPE, stdout=log, stderr=log, close_fds=True,
                                 start_new_session=True, preexec_fn=enter_cgroup,  # pylint: disable=subprocess-popen-preexec-fn
                                 env=command_runner.base_env())
     finally:
@@ -70,11 +70,12 @@ def spawn(argv, cgroup, console):
 
 class Launcher:
     def __init__(self, images=None, store=None, runner=command_runner.run, spawner=spawn, proc="/proc",
-                 cgroup_mount=None, sleep=time.sleep, clock=time.monotonic, kill=os.kill, rmdir=os.rmdir):
+                 cgroup_mount=None, sleep=time.sleep, clock=time.monotonic, kill=os.kill, rmdir=os.rmdir,
+                 mkdir=os.mkdir):
         self.images = images or ImageCache()
         self.store = store or InstanceStore()
         self.runner, self.spawner, self.proc = runner, spawner, proc
-        self.kill, self.rmdir = kill, rmdir
+        self.kill, self.rmdir, self.mkdir = kill, rmdir, mkdir
         self._cgroup_mount = cgroup_mount
         self.sleep, self.clock = sleep, clock
         self.children = {}
@@ -127,6 +128,9 @@ class Launcher:
         if not manifest:
             raise InstanceError("image %s is not in the image cache %s; build it first (hpc.parallelcluster.local_image)"
                                 % (image_id, self.images.root))
+        if not isinstance(manifest.get("id_base"), int) or manifest["id_base"] < boot.ID_RANGE:
+            raise InstanceError("image %s was built without shifted ids; remove it and build it again "
+                                "(hpc.parallelcluster.local_image state=absent, then present)" % image_id)
         for other in self.store.records():
             if other.get("bridge_netns") == bridge_netns and other.get("bridge") == bridge and \
                     other.get("address", "").split("/")[0] == str(interface.ip):
@@ -141,6 +145,7 @@ class Launcher:
             "address": str(interface), "private_ip_address": str(interface.ip), "gateway": str(gw) if gw else None,
             "bridge": bridge, "bridge_netns": bridge_netns, "host_link": net.host_link_name(instance_id),
             "os_user": manifest["os_user"], "slurm_version": manifest.get("slurm_version"),
+            "id_base": manifest["id_base"],
             "tags": dict(tags or {}), "launch_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "pid": None, "pid_start_time": None, "launcher_pid": None, "pid_namespace": None,
         }
@@ -161,13 +166,16 @@ class Launcher:
         return record
 
     def seed(self, folder, manifest, lower, hostname, interface, key_line):
-        """What cloud-init writes at first boot on EC2, put in the fresh layer before boot."""
+        """What cloud-init writes at first boot on EC2, put in the fresh layer before boot, owned
+        by the instance's ids (the image's, shifted)."""
         upper = os.path.join(folder, "upper")
         user = manifest["os_user"]
-        uid = manifest.get("os_user_uid", 1000)
-        tree_files.write_file(upper, "/etc/hostname", hostname + "\n", 0o644, like=lower)
+        base = manifest["id_base"]
+        uid = base + manifest.get("os_user_uid", 1000)
+        os.chown(upper, base, base)
+        tree_files.write_file(upper, "/etc/hostname", hostname + "\n", 0o644, base, base, like=lower)
         tree_files.write_file(upper, "/etc/hosts", "127.0.0.1\tlocalhost\n%s\t%s\n::1\tlocalhost ip6-localhost\n"
-                              % (interface.ip, hostname), 0o644, like=lower)
+                              % (interface.ip, hostname), 0o644, base, base, like=lower)
         home = "/home/%s" % user
         tree_files.make_dir(upper, home + "/.ssh", 0o700, uid, uid, like=lower)
         tree_files.write_file(upper, home + "/.ssh/authorized_keys", key_line, 0o600, uid, uid)
@@ -177,9 +185,13 @@ class Launcher:
         parent = os.path.join(self.cgroup_mount, boot.CGROUP_PARENT)
         os.makedirs(parent, mode=0o755, exist_ok=True)
         cgroup = boot.cgroup_folder(self.cgroup_mount, instance_id)
-        os.mkdir(cgroup, 0o755)
-        argv = boot.unshare_argv(folder, lower, record["hostname"], interface, gw)
-        proc, go = self.spawner(argv, cgroup, os.path.join(folder, CONSOLE))
+        self.mkdir(cgroup, 0o755)
+        # Delegated to the instance's root, as systemd-nspawn delegates one to a container.
+        for name in ("", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"):
+            if os.path.exists(os.path.join(cgroup, name)):
+                os.chown(os.path.join(cgroup, name), record["id_base"], record["id_base"])
+        argv = boot.unshare_argv(record["id_base"], record["hostname"], interface, gw)
+        proc, go = self.spawner(argv, cgroup, os.path.join(folder, CONSOLE), os.path.join(folder, "boot"))
         self.children[instance_id] = proc
         try:
             pid = self.wait(lambda: (bool(boot.children(proc.pid, self.proc)), boot.children(proc.pid, self.proc)),
@@ -188,6 +200,11 @@ class Launcher:
                           launcher_start_time=boot.start_time(proc.pid, self.proc),
                           pid_namespace=boot.namespace(pid, "pid", self.proc))
             self.store.save(record)
+            for name in ("uid_map", "gid_map"):
+                with open(os.path.join(self.proc, str(pid), name), "w", encoding="ascii") as handle:
+                    handle.write(boot.id_map(record["id_base"]))
+            self.run_cmd(boot.overlay_argv(pid, lower, os.path.join(folder, "upper"), os.path.join(folder, "work"),
+                                           os.path.join(folder, "boot", boot.MOUNT_POINT)), "mounting the overlay")
             self.run_cmd(net.veth_add_argv(record["host_link"], pid, record["bridge_netns"]), "creating the veth")
             self.run_cmd(net.veth_attach_argv(record["host_link"], record["bridge"], record["bridge_netns"]),
                          "attaching the veth to bridge %s" % record["bridge"])
@@ -230,9 +247,9 @@ class Launcher:
         return records
 
     def in_instance(self, record, argv):
-        """``argv`` run inside the running instance (all its namespaces, its root)."""
-        return self.runner(["nsenter", "--target", str(record["pid"]), "--mount", "--uts", "--ipc", "--net", "--pid",
-                            "--cgroup", "--root", "--wd"] + list(argv))
+        """``argv`` run inside the running instance (all its namespaces, its root), as its root."""
+        return self.runner(["nsenter", "--target", str(record["pid"]), "--user", "--mount", "--uts", "--ipc", "--net",
+                            "--pid", "--cgroup", "--root", "--wd"] + list(argv))
 
     def system_state(self, record):
         """systemd's view of the instance: ``systemctl is-system-running`` and the failed units."""
@@ -251,7 +268,11 @@ class Launcher:
             state, failed = self.system_state(record)
             return state in ("running", "degraded"), (state, failed)
 
-        return self.wait(ready, timeout, "instance %s to finish booting" % instance_id)
+        try:
+            return self.wait(ready, timeout, "instance %s to finish booting" % instance_id)
+        except WaitTimeout as exc:
+            state, failed = exc.last or ("unknown", [])
+            raise InstanceError("%s; systemd says %r, failed units: %s" % (exc, state, ", ".join(failed) or "none"))
 
     # -- terminate -----------------------------------------------------------------------------
     def terminate(self, instance_id, timeout=20):

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Building a node image once: debootstrap, ParallelCluster's users, the packages, the
-customisation, a manifest, then a rename into the cache.
+customisation, the owners moved to the instances' id range (id_shift), a manifest, then a rename
+into the cache.
 
 Each step that takes long reports progress through ``progress(message)``. Commands in the tree run
 chrooted in a private mount and PID namespace with its own /proc (``unshare --mount-proc``), so
@@ -16,6 +17,7 @@ import os
 import time
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import command_runner
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import id_shift
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import node_image_files as files
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import node_image_layout as layout
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import node_image_recipe as recipes
@@ -127,6 +129,10 @@ class Builder:
         self.check_slurm(recipe, versions)
         self.clean(rootfs)
         os.chmod(rootfs, 0o755)
+        step = self.clock()
+        shifted = id_shift.shift_tree(rootfs, files.ID_BASE)
+        self.progress("owners of %d entries moved to the instances' id range (%d+) in %ds"
+                      % (shifted, files.ID_BASE, self.clock() - step))
 
         manifest = {
             "image_id": image_id,
@@ -137,6 +143,7 @@ class Builder:
             "os": recipe.os,
             "os_user": recipe.os_user,
             "os_user_uid": files.OS_USER_UID,
+            "id_base": files.ID_BASE,
             "slurm_version": versions.get("slurmctld", ""),
             "versions": versions,
             "mirror": recipe.mirror,
@@ -191,8 +198,13 @@ class Builder:
                                                                                recipe.mirror))
 
     def clean(self, rootfs):
-        """Drop what only the build needed: the service block, apt's caches and package lists."""
+        """Drop what only the build needed: the service block, apt's caches and package lists, and
+        debootstrap's device nodes (an instance gets a /dev of its own)."""
         tree_files.remove(rootfs, "/usr/sbin/policy-rc.d")
+        dev = os.path.join(rootfs, "dev")
+        for entry in os.listdir(dev):
+            if not os.path.isdir(os.path.join(dev, entry)) or os.path.islink(os.path.join(dev, entry)):
+                os.unlink(os.path.join(dev, entry))
         self.in_tree(rootfs, ["apt-get", "clean"], "apt-get clean")
         lists = os.path.join(rootfs, "var/lib/apt/lists")
         for entry in os.listdir(lists):

@@ -20,6 +20,9 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils import node_im
 SLURM_UID = 401
 MUNGE_UID = 402
 OS_USER_UID = 1000
+# Where the image's ids 0..65535 live on the machine (id_shift): an instance's user namespace maps
+# them back to 0..65535, so the instance's root is no one on the machine.
+ID_BASE = 0x70000000
 
 # Cluster daemons: installed, not started at boot until the cluster's configuration says so.
 DISABLED_UNITS = ("slurmctld.service", "slurmd.service", "slurmdbd.service", "slurmrestd.service",
@@ -27,7 +30,7 @@ DISABLED_UNITS = ("slurmctld.service", "slurmd.service", "slurmdbd.service", "sl
 # Units that cannot work in an instance (no kernel modules, no consoles).
 MASKED_UNITS = ("systemd-modules-load.service", "getty@tty1.service", "console-getty.service",
                 "serial-getty@ttyS0.service", "sys-kernel-config.mount", "sys-kernel-debug.mount",
-                "sys-kernel-tracing.mount", "systemd-sysctl.service")
+                "sys-kernel-tracing.mount")
 # Per-machine identities and secrets a package (or debootstrap: the host name) made during the build.
 REMOVED = ("/etc/munge/munge.key", "/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_rsa_key.pub",
            "/etc/ssh/ssh_host_ecdsa_key", "/etc/ssh/ssh_host_ecdsa_key.pub", "/etc/ssh/ssh_host_ed25519_key",
@@ -109,6 +112,10 @@ def files(os_user, multiarch):
         {"path": "/etc/environment-modules/modules/mpi/openmpi",
          "content": OPENMPI_MODULEFILE % {"multiarch": multiarch}, "mode": 0o644},
         {"path": "/etc/environment-modules/modules/.modulerc", "content": MODULERC, "mode": 0o644},
+        # systemd's default (0 to 2147483647) names groups an instance's user namespace does not
+        # map, which the kernel refuses: the instance's own range lets every user ping.
+        {"path": "/etc/sysctl.d/60-hpc-parallelcluster-ping.conf", "content": "net.ipv4.ping_group_range = 0 65535\n",
+         "mode": 0o644},
         {"path": "/etc/hosts", "content": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
          "mode": 0o644},
         {"path": "/etc/resolv.conf", "content": "", "mode": 0o644},
@@ -129,4 +136,4 @@ def commands():
 def customisation(os_user, multiarch):
     """All of it, as data (hashed into the recipe)."""
     return {"users": users(os_user), "files": files(os_user, multiarch), "commands": commands(),
-            "removed": list(REMOVED), "emptied": list(EMPTIED), "layout": layout.describe()}
+            "removed": list(REMOVED), "emptied": list(EMPTIED), "layout": layout.describe(), "id_base": ID_BASE}

@@ -79,15 +79,19 @@ def key(tmp_path_factory):
 @pytest.fixture(scope="module")
 def instance(image, netns, key):
     started = time.monotonic()
-    done = cli("run-instance", "--image-id", image["image_id"], "--hostname", "node1", "--address", ADDRESS + "/24",
-               "--gateway", GATEWAY, "--bridge", BRIDGE, "--bridge-netns", netns, "--public-key-file", key + ".pub",
-               "--tag", "parallelcluster:node-type=Compute", "--wait", "120")
-    record = json.loads(done.stdout)
-    record["netns"], record["key"], record["user"] = netns, key, image["os_user"]
-    record["booted_after"] = time.monotonic() - started
-    yield record
-    if os.path.isdir(InstanceStore().folder(record["instance_id"])):
-        cli("terminate-instances", record["instance_id"], check=False)
+    try:
+        done = cli("run-instance", "--image-id", image["image_id"], "--hostname", "node1", "--address",
+                   ADDRESS + "/24", "--gateway", GATEWAY, "--bridge", BRIDGE, "--bridge-netns", netns,
+                   "--public-key-file", key + ".pub", "--tag", "parallelcluster:node-type=Compute", "--wait", "120")
+        record = json.loads(done.stdout)
+        record["netns"], record["key"], record["user"] = netns, key, image["os_user"]
+        record["booted_after"] = time.monotonic() - started
+        yield record
+    finally:
+        # Whatever happened, no instance of this run outlives it.
+        for left in InstanceStore().records():
+            if left.get("bridge_netns") == netns:
+                cli("terminate-instances", left["instance_id"], check=False)
 
 
 def ssh(instance, command, timeout=30):
@@ -166,12 +170,27 @@ def test_writes_stay_in_the_instance_layer(instance, image):
 
 
 def test_machine_is_out_of_reach(instance):
-    """Even root inside cannot make device nodes, write the kernel's settings, or see the machine's disks."""
-    done = ssh(instance, "ls /dev; sudo -n mknod /tmp/disk b 254 0 2>&1 || echo mknod-refused; "
-                         "sudo -n sh -c 'echo 3 > /proc/sys/vm/drop_caches' 2>&1 || echo sysctl-refused")
+    """Root inside is no one on the machine: it cannot make device nodes, write the kernel's settings
+    (not even through a proc of its own), or see the machine's disks."""
+    with open("/proc/sys/kernel/core_pattern") as handle:
+        core_pattern = handle.read()
+    done = ssh(instance, "ls /dev; cat /proc/self/uid_map; sudo -n mknod /tmp/disk b 254 0 2>&1 || echo mknod-refused; "
+                         "sudo -n sh -c 'echo 3 > /proc/sys/vm/drop_caches' 2>&1 || echo sysctl-refused; "
+                         "sudo -n mkdir -p /tmp/p && sudo -n mount -t proc proc /tmp/p && "
+                         "{ sudo -n sh -c 'echo hpcw > /tmp/p/sys/kernel/core_pattern' 2>&1 || echo core-refused; }")
     assert "mknod-refused" in done.stdout and "sysctl-refused" in done.stdout, done
+    assert "core-refused" in done.stdout, done
+    with open("/proc/sys/kernel/core_pattern") as handle:
+        assert handle.read() == core_pattern
     devices = set(done.stdout.split())
     assert not {"vda", "sda", "nvme0n1", "mem", "kmsg"} & devices, done
+    assert "0 %d 65536" % instance["id_base"] in " ".join(done.stdout.split()), done
+
+
+def test_network_settings_are_the_instances(instance):
+    """The instance's own network settings are its to change (systemd-sysctl runs): the OS user pings."""
+    done = ssh(instance, "cat /proc/sys/net/ipv4/ping_group_range; ping -c 1 -W 2 %s >/dev/null && echo ping-ok" % GATEWAY)
+    assert "ping-ok" in done.stdout, done
 
 
 def test_found_again_by_another_process(instance):

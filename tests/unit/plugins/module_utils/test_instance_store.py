@@ -31,7 +31,9 @@ def test_create_save_load_remove(store):
     iid = st.new_instance_id()
     folder = store.create(iid)
     assert stat.S_IMODE(os.stat(store.root).st_mode) == 0o700
-    assert sorted(os.listdir(folder)) == ["root", "upper", "work"]
+    assert sorted(os.listdir(folder)) == ["boot", "upper", "work"]
+    assert os.listdir(os.path.join(folder, "boot")) == ["root"]
+    assert stat.S_IMODE(os.stat(os.path.join(folder, "work")).st_mode) == 0o700
     store.save({"instance_id": iid, "state": "pending"})
     assert store.load(iid) == {"instance_id": iid, "state": "pending"}
     assert [r["instance_id"] for r in store.records()] == [iid]

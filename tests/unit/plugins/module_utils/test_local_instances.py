@@ -19,6 +19,7 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.root_folders i
 IMAGE = "ami-0123456789abcdef0"
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBnu0e2qY7 user@laptop"
 UNSHARE_PID, INIT_PID, START = 500, 501, 777
+BASE = 0x70000000
 
 
 class World:
@@ -62,11 +63,10 @@ class World:
             self.links.discard(args[-1])
         return command_runner.Result(argv, 0)
 
-    def spawner(self, argv, cgroup, console):
-        self.spawned.append((list(argv), cgroup, console))
-        (self.proc.parent / "cgroup" / os.path.relpath(cgroup, str(self.cgroup)) / "cgroup.events").write_text(
-            "populated 0\n")
+    def spawner(self, argv, cgroup, console, cwd):
+        self.spawned.append((list(argv), cgroup, console, cwd))
         self.process(UNSHARE_PID, "unshare", START - 1, children=[INIT_PID])
+        assert os.path.exists(os.path.join(cgroup, "cgroup.procs"))
         self.process(INIT_PID, self.init_comm, START)
         go = io.BytesIO()
         go.close = lambda: None
@@ -78,6 +78,12 @@ class World:
         self.killed.append((pid, sig))
         self.die(pid)
         self.die(UNSHARE_PID)
+
+    def mkdir(self, path, mode):
+        os.mkdir(path, mode)
+        for name in ("cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "cgroup.events"):
+            with open(os.path.join(path, name), "w") as handle:
+                handle.write("populated 0\n" if name == "cgroup.events" else "")
 
     def rmdir(self, path):
         for entry in os.listdir(path):
@@ -94,15 +100,17 @@ def world(tmp_path):
     image = tmp_path / "images" / IMAGE
     (image / "rootfs" / "etc").mkdir(parents=True)
     (image / "rootfs" / "home" / "ec2-user").mkdir(parents=True)
-    os.chown(image / "rootfs" / "home" / "ec2-user", 1000, 1000)
+    for path in ("rootfs", "rootfs/etc", "rootfs/home"):
+        os.chown(image / path, BASE, BASE)
+    os.chown(image / "rootfs" / "home" / "ec2-user", BASE + 1000, BASE + 1000)
     os.chmod(image / "rootfs" / "home" / "ec2-user", 0o700)
     write_json(str(image), "manifest.json", {"image_id": IMAGE, "os_user": "ec2-user", "os_user_uid": 1000,
-                                             "slurm_version": "24.11.5"})
+                                             "slurm_version": "24.11.5", "id_base": BASE})
     world = World(tmp_path)
     world.launcher = li.Launcher(images, InstanceStore(str(tmp_path / "instances"), trusted=str(tmp_path)),
                                  runner=world.runner, spawner=world.spawner, proc=str(world.proc),
                                  cgroup_mount=str(world.cgroup), sleep=lambda s: None, kill=world.kill,
-                                 rmdir=world.rmdir)
+                                 rmdir=world.rmdir, mkdir=world.mkdir)
     world.store = world.launcher.store
     return world
 
@@ -123,15 +131,24 @@ def test_run_records_and_starts(world):
     folder = world.store.folder(iid)
     assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(os.path.join(folder, "record.json")).st_mode) == 0o600
-    # The stub and its namespaces, started in the instance's own cgroup folder.
-    argv, cgroup, console = world.spawned[0]
-    assert argv[:9] == ["unshare", "--mount", "--pid", "--net", "--uts", "--ipc", "--cgroup", "--fork", "--propagation"]
-    assert "setpriv" in argv and "-sys_module" in argv[argv.index("--bounding-set") + 1]
-    assert argv[-7:] == [os.path.join(folder, "root"), world.launcher.images.rootfs(IMAGE),
-                         os.path.join(folder, "upper"), os.path.join(folder, "work"), "node1", "10.77.0.11/24",
-                         "10.77.0.1"]
+    # The first process: the instance's ids, fewer capabilities, new namespaces, in its own cgroup folder.
+    argv, cgroup, console, cwd = world.spawned[0]
+    assert argv[0] == "setpriv" and "-sys_module" in argv[argv.index("--bounding-set") + 1]
+    assert ["--reuid=%d" % BASE, "--regid=%d" % BASE, "--clear-groups"] == argv[3:6]
+    unshare = argv[argv.index("unshare"):]
+    assert unshare[:10] == ["unshare", "--user", "--mount", "--pid", "--net", "--uts", "--ipc", "--cgroup", "--fork",
+                            "--propagation"]
+    assert argv[-3:] == ["node1", "10.77.0.11/24", "10.77.0.1"]
     assert cgroup == os.path.join(str(world.cgroup), "hpc-parallelcluster", iid)
-    assert console == os.path.join(folder, "console.log")
+    assert os.stat(cgroup).st_uid == BASE and os.stat(os.path.join(cgroup, "cgroup.procs")).st_uid == BASE
+    assert console == os.path.join(folder, "console.log") and cwd == os.path.join(folder, "boot")
+    # Its ids are mapped, its root is mounted in its mount namespace by this machine's root.
+    assert open(str(world.proc / str(INIT_PID) / "uid_map")).read() == "0 %d 65536\n" % BASE
+    assert open(str(world.proc / str(INIT_PID) / "gid_map")).read() == "0 %d 65536\n" % BASE
+    assert ["nsenter", "--target", str(INIT_PID), "--mount", "--", "mount", "-t", "overlay", "overlay", "-o",
+            "lowerdir=%s,upperdir=%s/upper,workdir=%s/work" % (world.launcher.images.rootfs(IMAGE), folder, folder),
+            os.path.join(folder, "boot", "root")] in world.calls
+    assert record["id_base"] == BASE
     # The veth goes into the new network namespace, its other end into the bridge, then the go signal.
     link = record["host_link"]
     assert ["ip", "-n", "hpcw-img", "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns",
@@ -148,9 +165,10 @@ def test_run_seeds_what_cloud_init_would(world):
     keys = os.path.join(upper, "home/ec2-user/.ssh/authorized_keys")
     assert open(keys).read() == KEY + "\n"
     info = os.stat(keys)
-    assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (0o600, 1000, 1000)
+    assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (0o600, BASE + 1000, BASE + 1000)
     home = os.stat(os.path.join(upper, "home/ec2-user"))
-    assert (stat.S_IMODE(home.st_mode), home.st_uid) == (0o700, 1000)
+    assert (stat.S_IMODE(home.st_mode), home.st_uid) == (0o700, BASE + 1000)
+    assert os.stat(upper).st_uid == BASE and os.stat(os.path.join(upper, "etc/hostname")).st_uid == BASE
     assert stat.S_IMODE(os.stat(os.path.join(upper, "home/ec2-user/.ssh")).st_mode) == 0o700
 
 
@@ -203,8 +221,8 @@ def test_stub_that_dies_is_cleaned_up(world):
     world.init_comm = "sh"
     original = world.spawner
 
-    def dying_spawner(argv, cgroup, console):
-        proc, go = original(argv, cgroup, console)
+    def dying_spawner(argv, cgroup, console, cwd):
+        proc, go = original(argv, cgroup, console, cwd)
         with open(console, "w") as handle:
             handle.write("mount: no such file\n")
         world.die(INIT_PID)
@@ -243,9 +261,25 @@ def test_bad_options_name_the_option(world, options, message):
     assert world.store.ids() == []
 
 
-def test_stub_is_fixed_text():
-    """Values reach the stub as arguments only: nothing in its text depends on an instance."""
-    first = boot.unshare_argv("/f", "/lower", "a", "10.0.0.2/24", None)
-    second = boot.unshare_argv("/g", "/lower2", "b", "10.0.0.3/24", "10.0.0.1")
-    assert first[first.index("-c") + 1] == second[second.index("-c") + 1] == boot.STUB
+def test_stages_are_fixed_text():
+    """Values reach the stages as arguments only: nothing in their text depends on an instance."""
+    first = boot.unshare_argv(BASE, "a", "10.0.0.2/24", None)
+    second = boot.unshare_argv(BASE + 65536, "b", "10.0.0.3/24", "10.0.0.1")
+    for argv in (first, second):
+        assert argv[argv.index("-c") + 1:argv.index("-c") + 4] == [boot.STAGE1, "hpc-instance-stage1", boot.STAGE2]
     assert first[-1] == ""
+
+
+def test_image_without_shifted_ids_is_refused(world):
+    folder = world.launcher.images.path(IMAGE)
+    manifest = json.load(open(os.path.join(folder, "manifest.json")))
+    del manifest["id_base"]
+    write_json(folder, "manifest.json", manifest)
+    with pytest.raises(li.InstanceError, match="without shifted ids"):
+        run(world)
+
+
+@pytest.mark.parametrize("path", ["/var/a,upperdir=/etc", "/var/a:b", "relative", "/var/a b"])
+def test_overlay_layers_cannot_carry_options(path):
+    with pytest.raises(ValueError, match="overlay layer"):
+        boot.overlay_argv(1, path, "/u", "/w", "/t")

@@ -28,12 +28,12 @@ class FakeRunner:
         if argv[0] == "debootstrap":
             root = argv[-2]
             for folder in ("etc/slurm", "etc/ssh", "etc/munge", "usr/sbin", "usr/bin", "var/lib/apt/lists", "proc",
-                           "home"):
+                           "home", "dev/pts"):
                 os.makedirs(os.path.join(root, folder))
             for path, text in (("etc/slurm/plugstack.conf", "include /etc/slurm/plugstack.conf.d/*"),
                                ("etc/ssh/ssh_host_ed25519_key", "secret"), ("etc/munge/munge.key", "secret"),
                                ("etc/machine-id", "0123"), ("etc/hostname", "builder"),
-                               ("var/lib/apt/lists/deb_Packages", "x")):
+                               ("var/lib/apt/lists/deb_Packages", "x"), ("dev/console", "")):
                 with open(os.path.join(root, path), "w") as handle:
                     handle.write(text)
             if on_line:
@@ -87,6 +87,13 @@ def test_build_steps_and_tree(cache):
                  "var/lib/apt/lists/deb_Packages"):
         assert not os.path.lexists(os.path.join(rootfs, gone)), gone
     assert open(os.path.join(rootfs, "etc/machine-id")).read() == ""
+    assert os.listdir(os.path.join(rootfs, "dev")) == ["pts"]
+    # Owned by the instances' id range (their root is no one on the machine), the cache by root.
+    base = nb.files.ID_BASE
+    assert manifest["id_base"] == base
+    assert os.stat(rootfs).st_uid == base and os.stat(sudoers).st_uid == base
+    assert os.lstat(os.path.join(rootfs, "etc/slurm")).st_uid == base
+    assert os.stat(cache.path(image_id)).st_uid == 0
     # The manifest and the cache's modes.
     assert json.load(open(os.path.join(cache.path(image_id), "manifest.json")))["slurm_version"] == "24.11.5-4+deb13u1"
     assert stat.S_IMODE(os.stat(cache.root).st_mode) == 0o700
