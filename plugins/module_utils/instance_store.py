@@ -24,7 +24,8 @@ INSTANCE_ID = re.compile(r"^i-[0-9a-f]{17}$")
 
 
 class InstanceNotFound(KeyError):
-    pass
+    def __str__(self):
+        return "there is no instance %s (describe-instances lists the instances)" % (self.args[0] if self.args else "")
 
 
 def check_instance_id(value):

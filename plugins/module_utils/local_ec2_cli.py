@@ -10,6 +10,8 @@ on standard error and exit status 1 (2 for a wrong option).
     ... describe-instances [INSTANCE_ID...]
     ... terminate-instances INSTANCE_ID...
     ... build-image [--release trixie] [--os alinux2]
+    ... describe-images
+    ... deregister-image IMAGE_ID             (removes it from the cache unless an instance uses it)
 
 It is meant to become the narrow helper Slurm's ResumeProgram and SuspendProgram call through.
 """
@@ -51,6 +53,9 @@ def parser():
     build.add_argument("--release", default=recipes.DEFAULT_RELEASE)
     build.add_argument("--os", default=recipes.DEFAULT_OS)
     build.add_argument("--mirror", default=recipes.DEFAULT_MIRROR)
+    commands.add_parser("describe-images", help="the images in the cache")
+    deregister = commands.add_parser("deregister-image", help="remove an image from the cache")
+    deregister.add_argument("image_id")
     return top
 
 
@@ -77,6 +82,14 @@ def main(argv=None, out=sys.stdout, err=sys.stderr):
             recipe = recipes.make_recipe(args.release, args.os, machine=platform.machine(), mirror=args.mirror)
             manifest, built = Builder(ImageCache(), progress=lambda m: err.write(m + "\n") or err.flush()).ensure(recipe)
             answer = dict(manifest, built=built)
+        elif args.command == "describe-images":
+            answer = {"images": ImageCache().images()}
+        elif args.command == "deregister-image":
+            users = [r["instance_id"] for r in Launcher().describe() if r.get("image_id") == args.image_id]
+            if users:
+                raise ValueError("image %s is used by instances %s; terminate them first"
+                                 % (args.image_id, ", ".join(users)))
+            answer = {"image_id": args.image_id, "removed": ImageCache().remove(args.image_id)}
         else:
             launcher = Launcher()
             if args.command == "run-instance":

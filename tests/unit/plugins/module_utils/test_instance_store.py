@@ -38,8 +38,9 @@ def test_create_save_load_remove(store):
     assert store.load(iid) == {"instance_id": iid, "state": "pending"}
     assert [r["instance_id"] for r in store.records()] == [iid]
     assert store.remove(iid) is True and store.ids() == [] and store.remove(iid) is False
-    with pytest.raises(st.InstanceNotFound):
+    with pytest.raises(st.InstanceNotFound) as caught:
         store.load(iid)
+    assert str(caught.value) == "there is no instance %s (describe-instances lists the instances)" % iid
 
 
 def test_foreign_entries_are_not_instances(store):
