@@ -111,4 +111,4 @@ def main(argv=None, out=sys.stdout, err=sys.stderr):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

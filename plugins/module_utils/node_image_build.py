@@ -151,8 +151,8 @@ class Builder:
             "build_seconds": int(self.clock() - started),
         }
         write_json(build, MANIFEST, manifest, mode=0o644)
-        self.progress("node image %s built in %ds (Slurm %s)" % (image_id, manifest["build_seconds"],
-                                                               manifest["slurm_version"]))
+        self.progress("node image %s built in %ds (Slurm %s)"
+                      % (image_id, manifest["build_seconds"], manifest["slurm_version"]))
         return manifest
 
     def lay_out_slurm(self, rootfs, recipe):
@@ -184,7 +184,7 @@ class Builder:
                               + list(recipes.VERSIONED_PACKAGES), "reading package versions")
         found = {}
         for line in listed.out.splitlines():
-            name, _, version = line.partition("\t")
+            name, _tab, version = line.partition("\t")
             if name and version:
                 found[name] = version
         return found

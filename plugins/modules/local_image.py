@@ -126,7 +126,7 @@ built:
   type: bool
 manifest:
   description:
-    - What the image is - release, OS, OS user and uid, package versions (Slurm in RV(manifest.slurm_version)),
+    - What the image is - release, OS, OS user and uid, package versions (Slurm in C(slurm_version)),
       build time in seconds and the recipe's full hash.
   returned: when the image exists after the run
   type: dict

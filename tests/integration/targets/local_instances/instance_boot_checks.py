@@ -1,4 +1,5 @@
-"""An instance of the default node image, really booted (root only; runme.sh runs this file).
+"""An instance of the default node image (or HPC_NODE_IMAGE_RELEASE's), really booted (root only;
+runme.sh runs this file).
 
 The image is built unless cached. A bridge lives in a network namespace made for the run. The
 instance is started, described and terminated by the launcher's command line in processes of
@@ -29,7 +30,6 @@ KNOWN_FAILED = set()
 FIGURES = {}
 
 
-
 def figure(name, value):
     FIGURES[name] = value
     print("\nlocal_instances figure: %s = %s" % (name, value))
@@ -48,7 +48,8 @@ def cli(*args, check=True):
 def image():
     assert os.geteuid() == 0, "booting instances needs root"
     started = time.monotonic()
-    recipe = recipes.make_recipe(machine=platform.machine())
+    recipe = recipes.make_recipe(os.environ.get("HPC_NODE_IMAGE_RELEASE", recipes.DEFAULT_RELEASE),
+                                 machine=platform.machine())
     manifest, built = Builder(ImageCache(), progress=lambda m: print("image:", m, flush=True)).ensure(recipe)
     figure("image %s (built now: %s)" % (manifest["image_id"], built), "%.1f s" % (time.monotonic() - started))
     return manifest

@@ -3,7 +3,8 @@
 # The local provider's AMI and EC2 instances, really booted: the default node image (built once,
 # then cached under /var/cache/hpc-parallelcluster/images), one instance of it on a bridge in a
 # network namespace made for the run, checked over SSH, then terminated with nothing left.
-# Needs root. Prints its figures (image, boot, terminate, memory).
+# Needs root. Prints its figures (image, boot, terminate, memory). HPC_NODE_IMAGE_RELEASE=bookworm
+# checks an image of that release instead.
 set -euo pipefail
 source "$(dirname "$0")/../../target_lib.sh"
 trap 'rm -rf "$work"' EXIT

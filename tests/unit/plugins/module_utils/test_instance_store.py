@@ -17,7 +17,7 @@ def store(tmp_path):
 
 
 def test_ids_look_like_ec2s():
-    ids = {st.new_instance_id() for _ in range(50)}
+    ids = {st.new_instance_id() for _count in range(50)}
     assert len(ids) == 50 and all(re.match(r"^i-[0-9a-f]{17}$", i) for i in ids)
 
 

@@ -18,7 +18,7 @@ def tree(tmp_path):
 
 
 def test_write_file(tree):
-    root, _ = tree
+    root = tree[0]
     tf.write_file(str(root), "/etc/hosts", "127.0.0.1 localhost\n", 0o640, uid=0, gid=0)
     info = os.stat(root / "etc/hosts")
     assert (root / "etc/hosts").read_text() == "127.0.0.1 localhost\n"
@@ -45,13 +45,13 @@ def test_an_absolute_link_in_the_tree_is_replaced_not_followed(tree):
 
 
 def test_dot_dot_is_refused(tree):
-    root, _ = tree
+    root = tree[0]
     with pytest.raises(tf.TreeError):
         tf.write_file(str(root), "/etc/../../outside/x", "x")
 
 
 def test_missing_folders_copy_the_model_tree(tree, tmp_path):
-    root, _ = tree
+    root = tree[0]
     lower = tmp_path / "lower"
     (lower / "home/user").mkdir(parents=True)
     os.chmod(lower / "home/user", 0o750)
@@ -64,13 +64,13 @@ def test_missing_folders_copy_the_model_tree(tree, tmp_path):
 
 
 def test_missing_folder_without_a_model_is_an_error(tree):
-    root, _ = tree
+    root = tree[0]
     with pytest.raises(tf.TreeError, match="does not exist"):
         tf.write_file(str(root), "/var/lib/x", "x")
 
 
 def test_links_and_moves(tree):
-    root, _ = tree
+    root = tree[0]
     (root / "etc/slurm").mkdir()
     (root / "etc/slurm/plugstack.conf").write_text("include")
     tf.make_dir(str(root), "/opt/slurm/etc")
