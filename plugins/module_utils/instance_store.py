@@ -11,6 +11,8 @@ only when they are regular files of root's. Instance ids are checked before they
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import secrets
@@ -46,6 +48,17 @@ class InstanceStore:
 
     def folder(self, instance_id):
         return os.path.join(self.root, check_instance_id(instance_id))
+
+    @contextlib.contextmanager
+    def lock(self):
+        """One launcher at a time between choosing an address and recording it."""
+        root_folders.ensure(self.root, 0o700, self.trusted)
+        fd = os.open(os.path.join(self.root, ".lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def create(self, instance_id):
         """The new instance's folder with its empty layer folders (all 0700, root's)."""

@@ -31,6 +31,8 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.waiter import 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.waiter import wait_for
 
 CONSOLE = "console.log"
+# Enough for systemd's slices and services and for Slurm's job steps, not for a flood of folders.
+CGROUP_BOUNDS = (("cgroup.max.descendants", "4096\n"), ("cgroup.max.depth", "32\n"))
 _KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
               "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com")
 
@@ -115,6 +117,18 @@ class Launcher:
             raise InstanceError("%s in %s is not a bridge (it is %s)" % (bridge, where, kind or "unknown"))
 
     # -- run -----------------------------------------------------------------------------------
+    @staticmethod
+    def new_record(instance_id, image_id, manifest, hostname, interface, gw, bridge, bridge_netns, tags):
+        return {
+            "instance_id": instance_id, "image_id": image_id, "state": "pending", "hostname": hostname,
+            "address": str(interface), "private_ip_address": str(interface.ip), "gateway": str(gw) if gw else None,
+            "bridge": bridge, "bridge_netns": bridge_netns, "host_link": net.host_link_name(instance_id),
+            "os_user": manifest["os_user"], "slurm_version": manifest.get("slurm_version"),
+            "id_base": manifest["id_base"],
+            "tags": dict(tags or {}), "launch_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "pid": None, "pid_start_time": None, "launcher_pid": None, "pid_namespace": None,
+        }
+
     def run(self, image_id, hostname, address, bridge, public_key, bridge_netns=None, gateway=None, tags=None,
             boot_timeout=30):
         """Start an instance; its record (state running) once systemd is PID 1."""
@@ -131,25 +145,18 @@ class Launcher:
         if not isinstance(manifest.get("id_base"), int) or manifest["id_base"] < boot.ID_RANGE:
             raise InstanceError("image %s was built without shifted ids; remove it and build it again "
                                 "(hpc.parallelcluster.local_image state=absent, then present)" % image_id)
-        for other in self.store.records():
-            if other.get("bridge_netns") == bridge_netns and other.get("bridge") == bridge and \
-                    other.get("address", "").split("/")[0] == str(interface.ip):
-                raise InstanceError("address %s is already used by instance %s on bridge %s"
-                                    % (interface.ip, other["instance_id"], bridge))
         self.check_bridge(bridge, bridge_netns)
-
-        instance_id = new_instance_id()
-        folder = self.store.create(instance_id)
-        record = {
-            "instance_id": instance_id, "image_id": image_id, "state": "pending", "hostname": hostname,
-            "address": str(interface), "private_ip_address": str(interface.ip), "gateway": str(gw) if gw else None,
-            "bridge": bridge, "bridge_netns": bridge_netns, "host_link": net.host_link_name(instance_id),
-            "os_user": manifest["os_user"], "slurm_version": manifest.get("slurm_version"),
-            "id_base": manifest["id_base"],
-            "tags": dict(tags or {}), "launch_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "pid": None, "pid_start_time": None, "launcher_pid": None, "pid_namespace": None,
-        }
-        self.store.save(record)
+        with self.store.lock():
+            for other in self.store.records():
+                if other.get("bridge_netns") == bridge_netns and other.get("bridge") == bridge and \
+                        other.get("address", "").split("/")[0] == str(interface.ip):
+                    raise InstanceError("address %s is already used by instance %s on bridge %s"
+                                        % (interface.ip, other["instance_id"], bridge))
+            instance_id = new_instance_id()
+            folder = self.store.create(instance_id)
+            record = self.new_record(instance_id, image_id, manifest, hostname, interface, gw, bridge, bridge_netns,
+                                     tags)
+            self.store.save(record)
         try:
             self.seed(folder, manifest, self.images.rootfs(image_id), hostname, interface, key_line)
             self.start(record, folder, self.images.rootfs(image_id), interface, gw, boot_timeout)
@@ -186,7 +193,11 @@ class Launcher:
         os.makedirs(parent, mode=0o755, exist_ok=True)
         cgroup = boot.cgroup_folder(self.cgroup_mount, instance_id)
         self.mkdir(cgroup, 0o755)
-        # Delegated to the instance's root, as systemd-nspawn delegates one to a container.
+        # Bounds the instance cannot lift (these files stay root's), then the folder is delegated
+        # to the instance's root, as systemd-nspawn delegates one to a container.
+        for name, value in CGROUP_BOUNDS:
+            with open(os.path.join(cgroup, name), "w", encoding="ascii") as handle:
+                handle.write(value)
         for name in ("", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"):
             if os.path.exists(os.path.join(cgroup, name)):
                 os.chown(os.path.join(cgroup, name), record["id_base"], record["id_base"])

@@ -81,7 +81,8 @@ class World:
 
     def mkdir(self, path, mode):
         os.mkdir(path, mode)
-        for name in ("cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "cgroup.events"):
+        for name in ("cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "cgroup.events",
+                     "cgroup.max.descendants", "cgroup.max.depth"):
             with open(os.path.join(path, name), "w") as handle:
                 handle.write("populated 0\n" if name == "cgroup.events" else "")
 
@@ -141,6 +142,8 @@ def test_run_records_and_starts(world):
     assert argv[-3:] == ["node1", "10.77.0.11/24", "10.77.0.1"]
     assert cgroup == os.path.join(str(world.cgroup), "hpc-parallelcluster", iid)
     assert os.stat(cgroup).st_uid == BASE and os.stat(os.path.join(cgroup, "cgroup.procs")).st_uid == BASE
+    assert open(os.path.join(cgroup, "cgroup.max.descendants")).read() == "4096\n"
+    assert os.stat(os.path.join(cgroup, "cgroup.max.descendants")).st_uid == 0
     assert console == os.path.join(folder, "console.log") and cwd == os.path.join(folder, "boot")
     # Its ids are mapped, its root is mounted in its mount namespace by this machine's root.
     assert open(str(world.proc / str(INIT_PID) / "uid_map")).read() == "0 %d 65536\n" % BASE
