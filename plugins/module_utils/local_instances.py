@@ -266,8 +266,8 @@ class Launcher:
         """systemd's view of the instance: ``systemctl is-system-running`` and the failed units."""
         state = self.in_instance(record, ["systemctl", "is-system-running"]).out.strip()
         failed = self.in_instance(record, ["systemctl", "list-units", "--failed", "--plain", "--no-legend",
-                                           "--no-pager"]).out.split()
-        return state, [unit for unit in failed if "." in unit]
+                                           "--no-pager"]).out
+        return state, [line.split()[0] for line in failed.splitlines() if line.strip()]
 
     def wait_ready(self, instance_id, timeout=120):
         """(state, failed units) once systemd has finished booting (running or degraded)."""

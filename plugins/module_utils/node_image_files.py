@@ -66,6 +66,13 @@ KbdInteractiveAuthentication no
 PermitRootLogin no
 """
 
+# An instance's journal lives in its layer, on the machine's disk: bounded.
+JOURNALD_CONFIG = """\
+[Journal]
+SystemMaxUse=64M
+RuntimeMaxUse=32M
+"""
+
 OPENMPI_MODULEFILE = """\
 #%%Module1.0
 proc ModulesHelp { } {
@@ -115,6 +122,8 @@ def files(os_user, multiarch):
         # systemd's default (0 to 2147483647) names groups an instance's user namespace does not
         # map, which the kernel refuses: the instance's own range lets every user ping.
         {"path": "/etc/sysctl.d/60-hpc-parallelcluster-ping.conf", "content": "net.ipv4.ping_group_range = 0 65535\n",
+         "mode": 0o644},
+        {"path": "/etc/systemd/journald.conf.d/hpc-parallelcluster.conf", "content": JOURNALD_CONFIG,
          "mode": 0o644},
         {"path": "/etc/hosts", "content": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
          "mode": 0o644},

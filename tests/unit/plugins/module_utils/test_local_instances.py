@@ -286,3 +286,25 @@ def test_image_without_shifted_ids_is_refused(world):
 def test_overlay_layers_cannot_carry_options(path):
     with pytest.raises(ValueError, match="overlay layer"):
         boot.overlay_argv(1, path, "/u", "/w", "/t")
+
+
+def test_wait_ready_asks_systemd_as_the_instances_root(world):
+    record = run(world)
+    states = iter(["starting", "degraded"])
+
+    def runner(argv, env=None, on_line=None):
+        world.calls.append(list(argv))
+        if argv[-1] == "is-system-running":
+            return command_runner.Result(argv, 0, out=next(states) + "\n")
+        return command_runner.Result(argv, 0, out="hpc-ssh-hostkeys.service loaded failed failed SSH host keys v1.2\n")
+
+    world.launcher.runner = runner
+    assert world.launcher.wait_ready(record["instance_id"], 5) == ("degraded", ["hpc-ssh-hostkeys.service"])
+    assert world.calls[-1][:5] == ["nsenter", "--target", str(INIT_PID), "--user", "--mount"]
+
+
+def test_wait_ready_timeout_says_what_systemd_said(world):
+    record = run(world)
+    world.launcher.runner = lambda argv, env=None, on_line=None: command_runner.Result(argv, 0, out="starting\n")
+    with pytest.raises(li.InstanceError, match="systemd says 'starting'"):
+        world.launcher.wait_ready(record["instance_id"], 0.05)
