@@ -250,10 +250,12 @@ class Launcher:
     # -- describe ------------------------------------------------------------------------------
     def describe(self, instance_ids=None):
         """Records of the instances (all, or those named), each with its current ``state``:
-        pending or running while its PID 1 lives, stopped when it died (terminate removes it)."""
+        pending while it is being started, running while its PID 1 lives, stopped when that died
+        (terminate removes it)."""
         records = [self.store.load(i) for i in instance_ids] if instance_ids else self.store.records()
         for record in records:
-            if not self.alive(record):
+            starting = record.get("state") == "pending" and record.get("pid") is None
+            if not starting and not self.alive(record):
                 record["state"] = "stopped"
         return records
 
