@@ -22,6 +22,8 @@ description:
   - The users are ParallelCluster's - C(slurm) (uid 401) and C(munge) (uid 402) - and the default OS
     user of O(os) (uid 1000, passwordless sudo as cloud-init gives it on EC2, no password, no key).
     The instance launcher installs the key pair's public key for that user, as EC2 does with C(KeyName).
+  - The image's files are owned by ids moved by 1879048192 (0x70000000); each instance runs in a user
+    namespace that maps them back to 0..65535, so the instance's root is no one on this machine.
   - Every cluster daemon (slurmctld, slurmd, slurmdbd, slurmrestd, munge, mariadb) is installed and
     disabled; the cluster's configuration enables what each node runs. The image has no munge key,
     SSH host keys or machine id - each instance makes its own, each cluster brings its munge key.
