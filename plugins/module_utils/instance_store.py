@@ -19,8 +19,10 @@ import secrets
 import shutil
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import root_folders
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
 
-DEFAULT_ROOT = "/var/lib/hpc-parallelcluster/instances"
+# Beside the cluster records, in the local provider's state folder, which goes once empty.
+DEFAULT_ROOT = LocalPaths().state + "/instances"
 RECORD = "record.json"
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{17}$")
 
@@ -51,11 +53,21 @@ class InstanceStore:
 
     @contextlib.contextmanager
     def lock(self):
-        """One launcher at a time between choosing an address and recording it."""
-        root_folders.ensure(self.root, 0o700, self.trusted)
-        fd = os.open(os.path.join(self.root, ".lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
+        """One launcher at a time between choosing an address and recording it, and around the
+        removal of the folder once empty. The folder itself is locked (no lock file stays behind);
+        a lock taken on a folder that was removed meanwhile is taken again on the new one."""
+        while True:
+            root_folders.ensure(self.root, 0o700, self.trusted)
+            fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
             fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                current = os.lstat(self.root)
+            except FileNotFoundError:
+                current = None
+            if current is not None and current.st_ino == os.fstat(fd).st_ino:
+                break
+            os.close(fd)
+        try:
             yield
         finally:
             os.close(fd)
@@ -104,10 +116,19 @@ class InstanceStore:
         return found
 
     def remove(self, instance_id):
-        """Remove the instance's folder (its layer and record); True if there was one."""
+        """Remove the instance's folder (its layer and record), and the store's folder once no
+        instance is left in it; True if there was one."""
         folder = self.folder(instance_id)
         if not os.path.isdir(folder):
             return False
         root_folders.check_path(folder, self.trusted)
-        shutil.rmtree(folder)
+        with self.lock():
+            shutil.rmtree(folder)
+            if not os.listdir(self.root):
+                os.rmdir(self.root)
+                if self.root == DEFAULT_ROOT:
+                    try:
+                        os.rmdir(os.path.dirname(self.root))
+                    except OSError:
+                        pass
         return True

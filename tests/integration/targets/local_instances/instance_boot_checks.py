@@ -234,3 +234,8 @@ def test_terminate_leaves_nothing(instance):
                           capture_output=True, check=False)
     assert link.returncode != 0
     assert instance["instance_id"] not in cli("describe-instances").stdout
+    if not InstanceStore().ids():
+        # The last instance took the store's folder along, and the state folder when it was empty.
+        assert not os.path.exists(InstanceStore().root)
+        state = os.path.dirname(InstanceStore().root)
+        assert not os.path.isdir(state) or os.listdir(state), "%s was left empty" % state

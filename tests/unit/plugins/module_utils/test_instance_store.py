@@ -38,9 +38,21 @@ def test_create_save_load_remove(store):
     assert store.load(iid) == {"instance_id": iid, "state": "pending"}
     assert [r["instance_id"] for r in store.records()] == [iid]
     assert store.remove(iid) is True and store.ids() == [] and store.remove(iid) is False
+    # Nothing of the store is left once its last instance goes.
+    assert not os.path.exists(store.root)
     with pytest.raises(st.InstanceNotFound) as caught:
         store.load(iid)
     assert str(caught.value) == "there is no instance %s (describe-instances lists the instances)" % iid
+
+
+def test_folder_stays_while_an_instance_is_left(store):
+    first, second = st.new_instance_id(), st.new_instance_id()
+    store.create(first)
+    store.create(second)
+    store.remove(first)
+    assert store.ids() == [second]
+    with store.lock():
+        assert os.listdir(store.root) == [second]
 
 
 def test_foreign_entries_are_not_instances(store):
