@@ -18,6 +18,9 @@ command -v sudo >/dev/null || need_apt+=(sudo)
 command -v shellcheck >/dev/null || need_apt+=(shellcheck)
 # pcluster.lib's create and update (dry runs included) need Node.js for the AWS CDK.
 command -v node >/dev/null || need_apt+=(nodejs)
+# The local provider's node image is built with debootstrap; its instances are reached over SSH.
+command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+command -v ssh >/dev/null || need_apt+=(openssh-client)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} with apt-get"
   export DEBIAN_FRONTEND=noninteractive
