@@ -14,11 +14,12 @@
 set -euo pipefail
 
 # In the tree's namespaces (the script runs itself again there): /proc of the new PID namespace,
-# /sys and /dev of this machine, empty /run and /tmp, then the make targets chrooted, one by one.
+# /sys and /dev of this machine, empty /run and /tmp, then the tree becomes the root of its mount
+# namespace (pivot_root, as a booted machine's root is: a chroot would refuse user namespaces and
+# `ip netns` needs / to be a mount point), then the make targets, one by one.
 if [ "${1:-}" = --inside ]; then
   tree=$2
   shift 2
-  # The tree's root is a mount point, as a machine's is (`ip netns exec` remounts / as a slave).
   mount --bind "$tree" "$tree"
   mount -t proc proc "$tree/proc"
   mount --rbind /sys "$tree/sys"
@@ -28,10 +29,16 @@ if [ "${1:-}" = --inside ]; then
   hostname hpc-fresh
   # This machine's way out (proxy and CA settings) is the tree's too; nothing else of its environment.
   mapfile -t network < <(env | grep -iE '^[a-z_]*(proxy|_ca_|cert)[a-z_]*=' || true)
+  mkdir -p "$tree/run/old-root"
+  cd "$tree"
+  pivot_root . run/old-root
+  cd /
+  umount -l /run/old-root
+  rmdir /run/old-root
   for target in "$@"; do
     begin=$SECONDS
     echo "fresh_machine: make $target"
-    if ! chroot "$tree" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 "${network[@]}" \
+    if ! /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 "${network[@]}" \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin make -C /root/hpc "$target"; then
       echo "fresh_machine: make $target FAILED after $((SECONDS - begin)) s"
       exit 1
