@@ -113,9 +113,16 @@ class LocalClusterBackend(cb.ClusterBackend):
     provider = "local"
 
     def __init__(self, run, instance_types, s3_client_factory=None, paths=None, node_network="10.253.0.0/22",
-                 bridge="hpcbr0", db_port=3307, hostname=None, warn=None, subnet_exists=None):
-        """``run`` is AnsibleModule.run_command; ``instance_types(names)`` and the S3 client come from the AWS API."""
+                 bridge="hpcbr0", db_port=3307, hostname=None, warn=None, subnet_exists=None, validator=None):
+        """``run`` is AnsibleModule.run_command; ``instance_types(names)`` and the S3 client come from the AWS API.
+
+        ``validator(name, config, creating, head_node_instance_id)`` runs ParallelCluster's validators
+        against the AWS API (pcluster_account_validators.AccountValidator) and returns the result keys;
+        it raises when they refuse the config. Without one, only the offline checks apply.
+        """
         self.warn = warn
+        self.validator = validator
+        self.validation_result = {}
         self.paths = paths or LocalPaths()
         self.records = RecordStore(self.paths.clusters)
         self.run = run
@@ -261,6 +268,24 @@ class LocalClusterBackend(cb.ClusterBackend):
             record["clusterConfiguration"] = adopted
             self._save_record(record)
         return adopted
+
+    def _validate(self, name, config, creating):
+        """ParallelCluster's validators on ``config``, before anything changes; raises when they refuse it."""
+        if self.validator is None:
+            return None
+        head = None
+        if not creating:
+            record = self._load_record(name) or {}
+            head = (record.get("headNode") or {}).get("instanceId")
+        self.validation_result = self.validator(name, config, creating=creating, head_node_instance_id=head)
+        return self.validation_result
+
+    def dry_run(self, name, config, creating):
+        """What ``pcluster create-cluster --dryrun`` (or update-cluster) would say, from the emulator's data."""
+        return self._validate(name, config, creating)
+
+    def validation_report(self):
+        return dict(self.validation_result)
 
     def plan(self, name, config, check_mode=False):
         """Check what can be checked before anything changes, and list the files that would change.
@@ -485,6 +510,7 @@ class LocalClusterBackend(cb.ClusterBackend):
         return bool(down)
 
     def create(self, name, config, rollback_on_failure=True):
+        self._validate(name, config, creating=True)
         self.check_prerequisites()
         other = self._other_cluster(name)
         if other:
@@ -575,6 +601,7 @@ class LocalClusterBackend(cb.ClusterBackend):
         is restarted when the node definitions change (Slurm 22.05 cannot add or remove nodes on
         reconfigure), reconfigured otherwise; slurmdbd and the accounting database are not touched.
         """
+        self._validate(name, config, creating=False)
         record = self._load_record(name)
         old_plan = self._plan_from_disk() if os.path.exists(self.paths.power_plan) else {"nodes": {}}
         new_nodes = set(self._node_plan(config)["nodes"])
