@@ -255,6 +255,7 @@ def test_the_matrix_covers_the_cases_of_the_issue():
 @pytest.mark.parametrize("inventory, overlay", [
     pytest.param("local", None, id="local-default"),
     pytest.param("local", "recipe-efa.yml", id="local-efa-overlay"),
+    pytest.param("local", "recipe-step9-scaling.yml", id="local-step9-overlay"),
     pytest.param("aws", None, id="aws-default"),
 ])
 def test_the_inventories_configs_pass_parallelclusters_dry_run(run_module, env, inventory, overlay):
