@@ -89,6 +89,7 @@ LOCAL_ANSWERS = {
         "the validator's own checks (Id with Name, a Name with Enabled: false) still run"),
 }
 
+
 class ValidationRefused(Exception):
     """pcluster's validators refuse the config at or above the failure level (or pcluster could not load it)."""
 

@@ -88,8 +88,8 @@ def run_module(capsys, env, paths, monkeypatch):
     monkeypatch.setattr(pcluster_cluster, "cluster_backend", factory)
 
     def run(provider, config, check_mode=True, name="verdicts", **args):
-        args.update(name=name, provider=provider, region=REGION, endpoint_url=env["endpoint"],
-                     access_key="testing", secret_key="testing", config=config, _ansible_check_mode=check_mode)
+        args.update(name=name, provider=provider, region=REGION, endpoint_url=env["endpoint"], access_key="testing",
+                    secret_key="testing", config=config, _ansible_check_mode=check_mode)
         if provider == "aws":
             args["suppress_validators"] = list(args.get("suppress_validators") or []) + AWS_SIDE_SUPPRESSED
         with patch_module_args(args):
