@@ -184,7 +184,8 @@ def nothing(config, account):
     return config
 
 
-REFUSED, ACCEPTED = "refused", "accepted"
+REFUSED = "refused"
+ACCEPTED = "accepted"
 
 # (id, base config, edit, module options, ParallelCluster's verdict, the validators of its ERROR and
 # WARNING messages).
