@@ -6,8 +6,10 @@ HPC_TEST_EMULATOR_PORTS (``first-last``) moves the range, for a machine where th
 import contextlib
 import os
 import socket
+import threading
 
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 
 def _ports():
@@ -15,24 +17,41 @@ def _ports():
     return range(int(first), int(last or first) + 1)
 
 
-def _free(port):
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
-        return probe.connect_ex(("127.0.0.1", port)) != 0
-
-
 @contextlib.contextmanager
 def moto_endpoint():
-    """Yield the URL of a moto server started for the caller and stopped afterwards."""
+    """Yield the URL of a moto server started for the caller and stopped afterwards.
+
+    The port is bound here, in the caller's thread, taking the first of the range that binds:
+    moto's ThreadedMotoServer binds in its own thread and waits forever when that fails, which
+    happened when two test workers chose the same free port at once.
+    """
     ports = _ports()
-    port = next((p for p in ports if _free(p)), None)
-    if port is None:
+    listener = None
+    for port in ports:
+        candidate = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        candidate.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            candidate.bind(("127.0.0.1", port))
+            candidate.listen(128)
+        except OSError:
+            candidate.close()
+            continue
+        listener = candidate
+        break
+    if listener is None:
         raise RuntimeError("no free port in %d-%d for the AWS API emulator" % (ports[0], ports[-1]))
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    # werkzeug takes the bound socket (make_server's fd): a port taken meanwhile cannot make it exit.
+    with listener:
+        server = make_server("127.0.0.1", port, DomainDispatcherApplication(create_backend_app), True,
+                             request_handler=MotoRequestHandler, fd=listener.fileno())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
     try:
-        yield "http://127.0.0.1:%d" % port
+        yield "http://127.0.0.1:%d" % server.server_address[1]
     finally:
-        server.stop()
+        server.shutdown()
+        thread.join()
+        server.server_close()
 
 
 @contextlib.contextmanager

@@ -3,7 +3,8 @@
 provider aws is ParallelCluster's own dry run (pcluster.lib's create-cluster --dryrun); provider
 local runs pcluster's validators with the emulator's data (pcluster_account_validators). The
 emulator plays an AWS account: a VPC, subnets, a security group, an RSA key pair, a bucket, a
-secret, and what every account sees: ParallelCluster's official images and AWS's managed policies. Both providers must
+secret, and what every account sees: ParallelCluster's official images (and AWS's managed policies
+where a config names one). Both providers must
 give the same verdict with the same messages (level, validator, text); the validators the local
 provider skips (LOCAL_SUPPRESSED, which the emulator cannot answer) are skipped on the aws side too,
 so that the comparison covers everything else. Each case also states the verdict ParallelCluster
@@ -51,7 +52,7 @@ def account(endpoint):
     ec2.create_key_pair(KeyName="hpc-cluster-keypair", KeyType="rsa")
     clients["s3"].create_bucket(Bucket="hpc-data")
     secret = clients["secretsmanager"].create_secret(Name="hpc-db", SecretString="pw")["ARN"]
-    with official_images_published(REGION, validators.official_images()), aws_managed_policies_loaded():
+    with official_images_published(REGION, validators.official_images()):
         yield {"endpoint": endpoint, "vpc_cidr": "10.0.0.0/16", "public": public, "private": private,
                "group": group, "key": "hpc-cluster-keypair", "bucket": "hpc-data", "secret": secret, "ec2": ec2}
 
@@ -66,6 +67,13 @@ def env(account, monkeypatch):
     from pcluster.aws.aws_api import AWSApi
     monkeypatch.setattr(AWSApi, "_instance", None)
     return account
+
+
+@pytest.fixture
+def managed_policies(account):
+    """AWS's managed policies in the emulated account, as in every real one (slow to load: only where needed)."""
+    with aws_managed_policies_loaded():
+        yield
 
 
 @pytest.fixture
@@ -259,7 +267,7 @@ def test_the_matrix_covers_the_cases_of_the_issue():
     pytest.param("local", "recipe-step9-scaling.yml", id="local-step9-overlay"),
     pytest.param("aws", None, id="aws-default"),
 ])
-def test_the_inventories_configs_pass_parallelclusters_dry_run(run_module, env, inventory, overlay):
+def test_the_inventories_configs_pass_parallelclusters_dry_run(run_module, env, managed_policies, inventory, overlay):
     """What make site (and its EFA overlay, and the aws inventory) deploys is accepted by pcluster's dry run."""
     extra = {}
     if overlay:
