@@ -281,8 +281,32 @@ class LocalClusterBackend(cb.ClusterBackend):
         return self.validation_result
 
     def dry_run(self, name, config, creating):
-        """What ``pcluster create-cluster --dryrun`` (or update-cluster) would say, from the emulator's data."""
+        """What ``pcluster create-cluster --dryrun`` (or update-cluster) would say, from the emulator's data.
+
+        In check mode, the earlier roles of the same run (vpc, s3_repo) have not created the network
+        and the bucket yet: when the config names subnets or an FSx bucket that the account does not
+        have, pcluster's verdict would be about them only, so the validators wait for the real run
+        (which checks before it creates) and a warning says so.
+        """
+        if self.validator is None:
+            return None
+        missing = self._not_yet_in_account(config)
+        if missing:
+            message = ("ParallelCluster's validators were not run: the configuration names %s, which the AWS API does "
+                       "not have yet (in check mode, the roles that create them have not run); they run before the "
+                       "cluster is created or updated" % ", ".join(missing))
+            self._warn(message)
+            return {"validation_messages": [], "validation_skipped": message}
         return self._validate(name, config, creating)
+
+    def _not_yet_in_account(self, config):
+        """The subnets and FSx ImportPath buckets of ``config`` that the AWS API does not have."""
+        missing = []
+        if self.subnet_exists is not None:
+            missing += ["subnet %s" % subnet for subnet in dict.fromkeys(subnet_ids(config))
+                        if not self.subnet_exists(subnet)]
+        missing += ["bucket %s" % bucket for dummy, bucket, dummy_exc in self._unreachable_import_buckets(config)]
+        return missing
 
     def validation_report(self):
         return dict(self.validation_result)
@@ -302,7 +326,9 @@ class LocalClusterBackend(cb.ClusterBackend):
             self.warn("%s (the create would fail unless the bucket exists by then)" % exc)
         return self.pending_file_changes(name, config)
 
-    def _check_import_paths(self, config):
+    def _unreachable_import_buckets(self, config):
+        """(index, bucket, error) of each FSx for Lustre ImportPath whose bucket S3 does not answer for."""
+        found = []
         for index, storage in enumerate(config.get("SharedStorage", []) or []):
             import_path = (storage.get("FsxLustreSettings") or {}).get("ImportPath")
             if storage.get("StorageType") != "FsxLustre" or not import_path or self.s3_client_factory is None:
@@ -313,10 +339,15 @@ class LocalClusterBackend(cb.ClusterBackend):
             except Exception as exc:
                 if not type(exc).__module__.startswith(("botocore", "boto3")):
                     raise
-                raise cb.BackendError(
-                    "SharedStorage[%d].FsxLustreSettings.ImportPath: bucket %s is not reachable (%s); "
-                    "create it first (role hpc.parallelcluster.s3_repo) or fix the path" % (index, bucket, exc),
-                    [{"failureCode": "FsxImportPathFailure", "failureReason": str(exc)}])
+                found.append((index, bucket, exc))
+        return found
+
+    def _check_import_paths(self, config):
+        for index, bucket, exc in self._unreachable_import_buckets(config)[:1]:
+            raise cb.BackendError(
+                "SharedStorage[%d].FsxLustreSettings.ImportPath: bucket %s is not reachable (%s); "
+                "create it first (role hpc.parallelcluster.s3_repo) or fix the path" % (index, bucket, exc),
+                [{"failureCode": "FsxImportPathFailure", "failureReason": str(exc)}])
 
     def pending_file_changes(self, name, config):
         """Paths whose content would change; used for check mode and to decide on a reconfigure."""

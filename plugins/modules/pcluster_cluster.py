@@ -308,6 +308,13 @@ locally_answered:
   returned: with provider local, on create, update and check mode
   type: list
   elements: dict
+validation_skipped:
+  description:
+    - With O(provider=local) in check mode, why ParallelCluster's validators did not run - the
+      configuration names subnets or an FSx bucket that the AWS API does not have yet (the roles that
+      create them have not run in check mode). They run before the real create or update.
+  returned: with provider local, in check mode, when the validators did not run
+  type: str
 change_set:
   description: With O(provider=aws) in check mode, ParallelCluster's change set of an update (parameter, currentValue, requestedValue).
   returned: with provider aws, when an update is checked
@@ -403,7 +410,7 @@ def _provider_results(backend, dry_run=None):
     if dry_run is None:
         return backend.validation_report()
     extra = {"validation_messages": dry_run.get("validation_messages") or []}
-    for key in ("change_set", "suppressed_validators", "locally_answered"):
+    for key in ("change_set", "suppressed_validators", "locally_answered", "validation_skipped"):
         if dry_run.get(key):
             extra[key] = dry_run[key]
     return extra

@@ -8,6 +8,7 @@ import os
 import socket
 import threading
 
+from moto.core.base_backend import BackendDict
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
@@ -19,7 +20,7 @@ def _ports():
 
 @contextlib.contextmanager
 def moto_endpoint():
-    """Yield the URL of a moto server started for the caller and stopped afterwards.
+    """Yield the URL of a moto server (an empty account) started for the caller and stopped afterwards.
 
     The port is bound here, in the caller's thread, taking the first of the range that binds:
     moto's ThreadedMotoServer binds in its own thread and waits forever when that fails, which
@@ -40,6 +41,9 @@ def moto_endpoint():
         break
     if listener is None:
         raise RuntimeError("no free port in %d-%d for the AWS API emulator" % (ports[0], ports[-1]))
+    # Each server is a fresh account: moto keeps its state per process, and a test before this one
+    # (its own server) may have left instances or buckets there.
+    BackendDict.reset()
     # werkzeug takes the bound socket (make_server's fd): a port taken meanwhile cannot make it exit.
     with listener:
         server = make_server("127.0.0.1", port, DomainDispatcherApplication(create_backend_app), True,
@@ -52,6 +56,7 @@ def moto_endpoint():
         server.shutdown()
         thread.join()
         server.server_close()
+        BackendDict.reset()
 
 
 @contextlib.contextmanager

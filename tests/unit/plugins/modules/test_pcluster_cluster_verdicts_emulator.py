@@ -347,3 +347,19 @@ def test_what_the_emulator_cannot_hold_is_refused_by_name(run_module, env, edit,
     assert result["failed"] is True
     assert field in [error["field"] for error in result["errors"]], result
     assert "provider aws" in result["msg"]
+
+
+def test_check_mode_before_the_network_exists_warns_and_the_real_run_refuses(run_module, env, paths):
+    """site.yml --check on an empty account: the vpc role hands placeholder subnets (subnet-planning),
+    which pcluster could only refuse. Check mode says the validators wait for the real run, which refuses."""
+    config = default_in(env)
+    config["HeadNode"]["Networking"]["SubnetId"] = "subnet-planning"
+    _queue(config)["Networking"]["SubnetIds"] = ["subnet-planning"]
+    checked = run_module("local", copy.deepcopy(config))
+    assert not checked.get("failed"), checked.get("msg")
+    assert "subnet subnet-planning" in checked["validation_skipped"]
+    assert any("were not run" in str(w) for w in checked.get("warnings", []))
+    created = run_module("local", copy.deepcopy(config), check_mode=False)
+    assert created["failed"] is True and "nothing was changed" in created["msg"]
+    assert "subnet-planning" in created["msg"], created["msg"]
+    assert os.listdir(paths.clusters) == []
