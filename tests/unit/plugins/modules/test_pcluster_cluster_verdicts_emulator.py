@@ -184,6 +184,13 @@ def nodes(count, head=None):
     return edit
 
 
+def second_queue_with_static_nodes(config, account):
+    """The queue that the cluster update tests add (tests/integration/test_80_cluster_updates.py)."""
+    queue = {"Name": "extra", "Networking": copy.deepcopy(_queue(config)["Networking"]),
+             "ComputeResources": [{"Name": "big", "InstanceType": "c5n.xlarge", "MinCount": 2, "MaxCount": 3}]}
+    config["Scheduling"]["SlurmQueues"].append(queue)
+
+
 def missing_key_pair(config, account):
     config["HeadNode"]["Ssh"]["KeyName"] = "no-such-key"
 
@@ -223,6 +230,7 @@ CASES = [
      [("WARNING", "SharedEbsPerformanceBottleNeckValidator")]),
     ("recipe-all-suppressed", recipe_in, nothing, {"suppress_validators": ["ALL"]}, ACCEPTED, []),
     ("missing-key-pair", default_in, missing_key_pair, {}, REFUSED, [("ERROR", "KeyPairValidator")]),
+    ("second-queue-with-static-nodes", default_in, second_queue_with_static_nodes, {}, ACCEPTED, []),
 ]
 
 
