@@ -230,6 +230,9 @@ class AwsClusterBackend(cb.ClusterBackend):
                     "change_set": exc.payload.get("changeSet") or []}
         raise cb.BackendError("%s with dryrun did not answer with DryrunOperationException" % operation)
 
+    def validation_report(self):
+        return {"validation_messages": self.validation_messages}
+
     def create(self, name, config, rollback_on_failure=True):
         existing = self._describe_raw(name)
         if existing is not None and existing.get("clusterStatus") == cb.CREATE_FAILED:

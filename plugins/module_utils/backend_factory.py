@@ -12,6 +12,7 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.aws_cluster im
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.aws_cluster import load_pcluster_lib
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.instance_types import describe_instance_types
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_cluster import LocalClusterBackend
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.pcluster_account_validators import AccountValidator
 
 
 def aws_backend(module):
@@ -24,8 +25,21 @@ def aws_backend(module):
                              suppress_validators=params.get("suppress_validators"))
 
 
-def local_backend(module):
-    """The local cluster; instance types and S3 come from the (emulated) AWS API, clients made on first use."""
+def account_validator(module):
+    """ParallelCluster's validators against the account the module's AWS options point at (the emulator)."""
+    params = module.params
+
+    def environment(region):
+        apply_environment(aws_environment(dict(params, region=region)))
+
+    return AccountValidator(environment, region=module.region,
+                            failure_level=params.get("validation_failure_level") or "ERROR",
+                            suppress_validators=params.get("suppress_validators"))
+
+
+def local_backend(module, paths=None):
+    """The local cluster; instance types, S3 and ParallelCluster's validators' account data come from
+    the (emulated) AWS API, clients made on first use. ``paths`` is for tests."""
     ec2 = {}
 
     def instance_types(names):
@@ -45,8 +59,8 @@ def local_backend(module):
             return False
 
     return LocalClusterBackend(run=module.run_command, instance_types=instance_types, s3_client_factory=s3_client,
-                               node_network=module.params.get("local_node_network") or "10.253.0.0/22",
-                               warn=module.warn, subnet_exists=subnet_exists)
+                               paths=paths, node_network=module.params.get("local_node_network") or "10.253.0.0/22",
+                               warn=module.warn, subnet_exists=subnet_exists, validator=account_validator(module))
 
 
 def cluster_backend(module):

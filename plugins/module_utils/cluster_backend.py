@@ -106,10 +106,15 @@ class ClusterBackend(abc.ABC):
     def dry_run(self, name, config, creating):
         """What the provider's own dry run says about a create or update (check mode), or None.
 
-        A dict with ``validation_messages`` (and ``change_set`` for an update); a request the
-        provider refuses raises BackendError.
+        A dict with ``validation_messages`` (and ``change_set`` for an update, or the validators the
+        provider skips); a request the provider refuses raises BackendError.
         """
         return None
+
+    def validation_report(self):
+        """What the validation of the last create or update said, as result keys
+        (``validation_messages`` and the provider's own); {} when none ran."""
+        return {}
 
     @abc.abstractmethod
     def create(self, name, config, rollback_on_failure=True):

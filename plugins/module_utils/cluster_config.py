@@ -21,6 +21,7 @@ import re
 import traceback
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import config_input
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_emulator_gaps import emulator_gaps
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import pcluster_offline_validators as offline
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import slurm_conf_include
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
@@ -678,6 +679,13 @@ def validate_cluster_config(config, cluster_name, provider="local", region=None,
     if not isinstance(config_region, str) or not config_region or errors.has_field("Region"):
         config_region = region or os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
 
+    if provider == "local":
+        # Before the schema, which asks the (emulated) account about capacity reservations.
+        gaps = emulator_gaps(config)
+        if gaps:
+            for field, message in gaps:
+                errors.add(field, message)
+            raise ClusterConfigError(errors.errors)
     loaded, crash = _run_schema(config, cluster_name, config_region, errors)
     if crash is None:
         _add_new_fields(config_input.scalar_type_errors(_ClusterSchema(cluster_name=cluster_name), config), errors)

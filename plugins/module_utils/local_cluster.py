@@ -129,9 +129,16 @@ class LocalClusterBackend(cb.ClusterBackend):
     provider = "local"
 
     def __init__(self, run, instance_types, s3_client_factory=None, paths=None, node_network="10.253.0.0/22",
-                 bridge="hpcbr0", db_port=3307, hostname=None, warn=None, subnet_exists=None):
-        """``run`` is AnsibleModule.run_command; ``instance_types(names)`` and the S3 client come from the AWS API."""
+                 bridge="hpcbr0", db_port=3307, hostname=None, warn=None, subnet_exists=None, validator=None):
+        """``run`` is AnsibleModule.run_command; ``instance_types(names)`` and the S3 client come from the AWS API.
+
+        ``validator(name, config, creating, head_node_instance_id)`` runs ParallelCluster's validators
+        against the AWS API (pcluster_account_validators.AccountValidator) and returns the result keys;
+        it raises when they refuse the config. Without one, only the offline checks apply.
+        """
         self.warn = warn
+        self.validator = validator
+        self.validation_result = {}
         self.paths = paths or LocalPaths()
         self.records = RecordStore(self.paths.clusters)
         self.run = run
@@ -288,6 +295,48 @@ class LocalClusterBackend(cb.ClusterBackend):
             self._save_record(record)
         return adopted
 
+    def _validate(self, name, config, creating):
+        """ParallelCluster's validators on ``config``, before anything changes; raises when they refuse it."""
+        if self.validator is None:
+            return None
+        head = None
+        if not creating:
+            record = self._load_record(name) or {}
+            head = (record.get("headNode") or {}).get("instanceId")
+        self.validation_result = self.validator(name, config, creating=creating, head_node_instance_id=head)
+        return self.validation_result
+
+    def dry_run(self, name, config, creating):
+        """What ``pcluster create-cluster --dryrun`` (or update-cluster) would say, from the emulator's data.
+
+        In check mode, the earlier roles of the same run (vpc, s3_repo) have not created the network
+        and the bucket yet: when the config names subnets or an FSx bucket that the account does not
+        have, pcluster's verdict would be about them only, so the validators wait for the real run
+        (which checks before it creates) and a warning says so.
+        """
+        if self.validator is None:
+            return None
+        missing = self._not_yet_in_account(config)
+        if missing:
+            message = ("ParallelCluster's validators were not run: the configuration names %s, which the AWS API does "
+                       "not have yet (in check mode, the roles that create them have not run); they run before the "
+                       "cluster is created or updated" % ", ".join(missing))
+            self._warn(message)
+            return {"validation_messages": [], "validation_skipped": message}
+        return self._validate(name, config, creating)
+
+    def _not_yet_in_account(self, config):
+        """The subnets and FSx ImportPath buckets of ``config`` that the AWS API does not have."""
+        missing = []
+        if self.subnet_exists is not None:
+            missing += ["subnet %s" % subnet for subnet in dict.fromkeys(subnet_ids(config))
+                        if not self.subnet_exists(subnet)]
+        missing += ["bucket %s" % bucket for dummy, bucket, dummy_exc in self._unreachable_import_buckets(config)]
+        return missing
+
+    def validation_report(self):
+        return dict(self.validation_result)
+
     def plan(self, name, config, check_mode=False):
         """Check what can be checked before anything changes, and list the files that would change.
 
@@ -303,7 +352,9 @@ class LocalClusterBackend(cb.ClusterBackend):
             self.warn("%s (the create would fail unless the bucket exists by then)" % exc)
         return self.pending_file_changes(name, config)
 
-    def _check_import_paths(self, config):
+    def _unreachable_import_buckets(self, config):
+        """(index, bucket, error) of each FSx for Lustre ImportPath whose bucket S3 does not answer for."""
+        found = []
         for index, storage in enumerate(config.get("SharedStorage", []) or []):
             import_path = (storage.get("FsxLustreSettings") or {}).get("ImportPath")
             if storage.get("StorageType") != "FsxLustre" or not import_path or self.s3_client_factory is None:
@@ -314,10 +365,15 @@ class LocalClusterBackend(cb.ClusterBackend):
             except Exception as exc:
                 if not type(exc).__module__.startswith(("botocore", "boto3")):
                     raise
-                raise cb.BackendError(
-                    "SharedStorage[%d].FsxLustreSettings.ImportPath: bucket %s is not reachable (%s); "
-                    "create it first (role hpc.parallelcluster.s3_repo) or fix the path" % (index, bucket, exc),
-                    [{"failureCode": "FsxImportPathFailure", "failureReason": str(exc)}])
+                found.append((index, bucket, exc))
+        return found
+
+    def _check_import_paths(self, config):
+        for index, bucket, exc in self._unreachable_import_buckets(config)[:1]:
+            raise cb.BackendError(
+                "SharedStorage[%d].FsxLustreSettings.ImportPath: bucket %s is not reachable (%s); "
+                "create it first (role hpc.parallelcluster.s3_repo) or fix the path" % (index, bucket, exc),
+                [{"failureCode": "FsxImportPathFailure", "failureReason": str(exc)}])
 
     def pending_file_changes(self, name, config):
         """Paths whose content would change; used for check mode and to decide on a reconfigure."""
@@ -511,6 +567,7 @@ class LocalClusterBackend(cb.ClusterBackend):
         return bool(down)
 
     def create(self, name, config, rollback_on_failure=True):
+        self._validate(name, config, creating=True)
         self.check_prerequisites()
         other = self._other_cluster(name)
         if other:
@@ -601,6 +658,7 @@ class LocalClusterBackend(cb.ClusterBackend):
         is restarted when the node definitions change (Slurm 22.05 cannot add or remove nodes on
         reconfigure), reconfigured otherwise; slurmdbd and the accounting database are not touched.
         """
+        self._validate(name, config, creating=False)
         record = self._load_record(name)
         old_plan = self._plan_from_disk() if os.path.exists(self.paths.power_plan) else {"nodes": {}}
         new_nodes = set(self._node_plan(config)["nodes"])

@@ -28,6 +28,11 @@ description:
   - In check mode with O(provider=aws), ParallelCluster's own dry run validates the request
     (C(pcluster create-cluster --dryrun true) or C(update-cluster --dryrun true)) and its
     validation messages are returned in RV(validation_messages); nothing is created or changed.
+  - With O(provider=local), ParallelCluster's validators run as its dry run runs them (in check mode,
+    and before a create or update changes anything), with the account data of the AWS API that
+    O(endpoint_url) points at (the local AWS API emulator), so that the local provider refuses what
+    C(pcluster create-cluster) refuses, with the same messages. What the emulator cannot answer is
+    listed in RV(suppressed_validators) and RV(locally_answered).
   - The result has the shape of C(pcluster describe-cluster), with ParallelCluster's status values.
   - An update is judged by ParallelCluster's own update policies (the change set of
     C(pcluster update-cluster)). Every changed setting is returned in RV(update_plan) with its policy and check, a change
@@ -94,15 +99,17 @@ options:
     default: true
   validation_failure_level:
     description:
-      - With O(provider=aws), the lowest level of ParallelCluster's validation messages that makes a
-        create or update fail (C(pcluster --validation-failure-level)).
+      - The lowest level of ParallelCluster's validation messages that makes a create or update fail
+        (C(pcluster --validation-failure-level)), with either provider.
     type: str
     choices: [INFO, WARNING, ERROR]
     default: ERROR
   suppress_validators:
     description:
-      - With O(provider=aws), ParallelCluster validators to skip, as C(pcluster --suppress-validators)
-        takes them - V(ALL) or V(type:<ValidatorName>) (for example V(type:KeyPairValidator)).
+      - ParallelCluster validators to skip, as C(pcluster --suppress-validators) takes them - V(ALL) or
+        V(type:<ValidatorName>) (for example V(type:KeyPairValidator)), with either provider.
+      - With O(provider=local), the validators that the AWS API emulator cannot answer are skipped
+        whatever this says; RV(suppressed_validators) lists them.
     type: list
     elements: str
     default: []
@@ -280,12 +287,34 @@ update_plan:
       sample: TERMINATE
 validation_messages:
   description:
-    - With O(provider=aws), ParallelCluster's validation messages (C(level), C(type), C(message)) from
-      the dry run in check mode, from the create or update, or from the request it refused.
-  returned: with provider aws, on create, update and check mode
+    - ParallelCluster's validation messages (C(level), C(type), C(message)) from the dry run in check
+      mode, from the create or update, or from the request it refused.
+  returned: on create, update and check mode
   type: list
   elements: dict
   sample: [{"level": "WARNING", "type": "KeyPairValidator", "message": "..."}]
+suppressed_validators:
+  description:
+    - With O(provider=local), the ParallelCluster validators that are skipped because the AWS API emulator
+      cannot answer them as AWS would (C(type), C(reason)), whatever the configuration.
+  returned: with provider local, on create, update and check mode
+  type: list
+  elements: dict
+  sample: [{"type": "HeadNodeLaunchTemplateValidator", "reason": "..."}]
+locally_answered:
+  description:
+    - With O(provider=local), the look-ups that the provider answers itself instead of the AWS API
+      emulator (C(type), C(reason)), for example ParallelCluster's official images.
+  returned: with provider local, on create, update and check mode
+  type: list
+  elements: dict
+validation_skipped:
+  description:
+    - With O(provider=local) in check mode, why ParallelCluster's validators did not run - the
+      configuration names subnets or an FSx bucket that the AWS API does not have yet (the roles that
+      create them have not run in check mode). They run before the real create or update.
+  returned: with provider local, in check mode, when the validators did not run
+  type: str
 change_set:
   description: With O(provider=aws) in check mode, ParallelCluster's change set of an update (parameter, currentValue, requestedValue).
   returned: with provider aws, when an update is checked
@@ -376,14 +405,14 @@ def _update_plan(module, name, current, config):
 
 
 def _provider_results(backend, dry_run=None):
-    """What the provider adds to the result: ParallelCluster's validation messages and change set."""
-    extra = {}
-    if dry_run is not None:
-        extra["validation_messages"] = dry_run.get("validation_messages") or []
-        if dry_run.get("change_set"):
-            extra["change_set"] = dry_run["change_set"]
-    elif getattr(backend, "validation_messages", None) is not None:
-        extra["validation_messages"] = backend.validation_messages
+    """What the provider adds to the result: ParallelCluster's validation messages and change set, and
+    (local provider) the validators it skips or answers itself."""
+    if dry_run is None:
+        return backend.validation_report()
+    extra = {"validation_messages": dry_run.get("validation_messages") or []}
+    for key in ("change_set", "suppressed_validators", "locally_answered", "validation_skipped"):
+        if dry_run.get(key):
+            extra[key] = dry_run[key]
     return extra
 
 
