@@ -14,7 +14,7 @@ directory under the run directory belongs to mysql, and root writes nothing in i
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,14 @@ class LocalPaths:
     sudoers: str = "/etc/sudoers.d/hpc-parallelcluster"
     etc_slurm_link: str = "/etc/slurm/slurm.conf"
     profile: str = "/etc/profile.d/hpc-parallelcluster.sh"
+
+    @classmethod
+    def under(cls, root):
+        """Every path below ``root``, laid out as on a head node: a cluster's files in a scratch folder,
+        which is how the tests run the backend without touching this machine's own folders."""
+        root = str(root)
+        return cls(**{name: os.path.join(root, default.lstrip("/")) for name, default in (
+            (field.name, field.default) for field in fields(cls))})
 
     @property
     def slurm_conf(self):

@@ -13,8 +13,7 @@ pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="chowns directories to 
 
 @pytest.fixture
 def backend(tmp_path):
-    paths = LocalPaths(state=str(tmp_path / "state"), spool=str(tmp_path / "spool"), run=str(tmp_path / "run"),
-                       log=str(tmp_path / "log"))
+    paths = LocalPaths.under(tmp_path)
     return LocalClusterBackend(run=None, instance_types=None, paths=paths)
 
 

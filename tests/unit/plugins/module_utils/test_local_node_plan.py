@@ -23,9 +23,7 @@ def config(*queues):
 
 @pytest.fixture
 def backend(tmp_path):
-    paths = LocalPaths(slurm_etc=str(tmp_path / "etc"), node_package=str(tmp_path / "package"),
-                       state=str(tmp_path / "state"), spool=str(tmp_path / "spool"), run=str(tmp_path / "run"),
-                       log=str(tmp_path / "log"))
+    paths = LocalPaths.under(tmp_path)
     return LocalClusterBackend(run=None, instance_types=None, paths=paths, node_network="10.253.0.0/28")
 
 

@@ -291,10 +291,7 @@ def test_created_user_only_the_images_default_user(os_name, listed, allowed):
 
 @pytest.fixture
 def backend(tmp_path):
-    paths = LocalPaths(slurm_etc=str(tmp_path / "opt/slurm/etc"), node_package=str(tmp_path / "opt/pc/local"),
-                       state=str(tmp_path / "state"), spool=str(tmp_path / "spool"), run=str(tmp_path / "run"),
-                       log=str(tmp_path / "log"), sudoers=str(tmp_path / "sudoers"),
-                       etc_slurm_link=str(tmp_path / "etc/slurm/slurm.conf"), profile=str(tmp_path / "profile.sh"))
+    paths = LocalPaths.under(tmp_path)
     os.makedirs(paths.clusters)
     warnings = []
     result = LocalClusterBackend(run=RecordingRun(), instance_types=None, paths=paths, warn=warnings.append)

@@ -23,10 +23,7 @@ BAD_NAMES = BAD_NAME_OPTIONS
 @pytest.fixture
 def local(tmp_path, monkeypatch):
     """A local backend on folders under tmp_path; ``made`` counts the backends the modules asked for."""
-    paths = LocalPaths(slurm_etc=str(tmp_path / "opt/slurm/etc"), node_package=str(tmp_path / "opt/pc/local"),
-                       state=str(tmp_path / "var/state"), spool=str(tmp_path / "spool"), run=str(tmp_path / "run"),
-                       log=str(tmp_path / "log"), sudoers=str(tmp_path / "sudoers"),
-                       etc_slurm_link=str(tmp_path / "etc/slurm/slurm.conf"), profile=str(tmp_path / "profile.sh"))
+    paths = LocalPaths.under(tmp_path)
     os.makedirs(paths.clusters)
     fake_run = RecordingRun()
     made = []

@@ -78,10 +78,7 @@ def managed_policies(account):
 
 @pytest.fixture
 def paths(tmp_path):
-    made = LocalPaths(slurm_etc=str(tmp_path / "opt/slurm/etc"), node_package=str(tmp_path / "opt/pc/local"),
-                      state=str(tmp_path / "var/state"), spool=str(tmp_path / "spool"), run=str(tmp_path / "run"),
-                      log=str(tmp_path / "log"), sudoers=str(tmp_path / "sudoers"),
-                      etc_slurm_link=str(tmp_path / "etc/slurm/slurm.conf"), profile=str(tmp_path / "profile.sh"))
+    made = LocalPaths.under(tmp_path)
     os.makedirs(made.clusters)
     return made
 
