@@ -1,6 +1,6 @@
 """The local provider's validation step without an emulator: the official image table, the local
 answers, the suppressions, and how refusals and region conflicts reach the module. The same code
-against a real emulator is tests/unit/plugins/modules/test_pcluster_cluster_verdicts_emulator.py."""
+against a real emulator is tests/unit/plugins/test_pcluster_cluster_verdicts_emulator.py."""
 
 import pytest
 

@@ -28,7 +28,7 @@ from emulator import aws_managed_policies_loaded, moto_endpoint, official_images
 from recipe_config import recipe
 
 REGION = "us-east-1"
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 AWS_SIDE_SUPPRESSED = ["type:%s" % name for name in sorted(validators.LOCAL_SUPPRESSED)]
 
 
