@@ -181,6 +181,31 @@ def processes(pattern_names=("slurmctld", "slurmdbd", "slurmd", "mariadbd", "mun
     return found
 
 
+# Job states of a job that has not ended (sacct's words).
+LIVE_STATES = ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED")
+
+
+def settled_rows(job_ids, timeout=60):
+    """sacct_by_ids once every given job (or each task of an array) has its final state there:
+    slurmdbd records a job's end a moment after slurmctld, so after `sbatch --wait` or slurm_job."""
+    wanted = [str(j) for j in job_ids]
+
+    def settled():
+        rows = sacct_by_ids(wanted)
+        for job in wanted:
+            mine = [row for key, row in rows.items() if key == job or key.startswith(job + "_")]
+            if not mine or any(row["state"].split()[0] in LIVE_STATES for row in mine):
+                return None
+        return rows
+
+    return wait_until(settled, timeout, what="accounting to record the end of jobs %s" % ",".join(wanted))
+
+
+def accounted_state(job_id, timeout=60):
+    """The final state accounting gives one job (COMPLETED, FAILED, CANCELLED by ...)."""
+    return settled_rows([job_id], timeout)[str(job_id)]["state"]
+
+
 def sacct_by_ids(job_ids):
     """{job id: sacct allocation row} for the given jobs (any user), array tasks as '<id>_<task>'."""
     args = ["sacct", "--noheader", "--parsable2", "--allocations", "--allusers", "--starttime", "2000-01-01",

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from helpers import ROOT, failed_tasks, playbook, run, sacct_by_ids, sacct_jobs, task_results
+from helpers import ROOT, failed_tasks, playbook, run, sacct_jobs, settled_rows, task_results
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,7 @@ def test_submitted_returns_at_once_and_cancel_by_id(results):
     cancelled = _one(data, "Cancel it by id")
     assert cancelled["changed"] is True and cancelled["state"] == "CANCELLED"
     assert cancelled["job_ids"] == [submitted["job_id"]]
-    assert sacct_by_ids([submitted["job_id"]])[submitted["job_id"]]["state"].startswith("CANCELLED")
+    assert settled_rows([submitted["job_id"]])[submitted["job_id"]]["state"].startswith("CANCELLED")
 
 
 def test_cancel_by_name_cancels_every_live_job_of_that_name(results, tag):
@@ -77,7 +77,7 @@ def test_cancel_by_name_cancels_every_live_job_of_that_name(results, tag):
     assert cancelled["changed"] is True and sorted(cancelled["job_ids"]) == sorted(ids)
     again = _one(data, "Cancel them by name again")
     assert again["changed"] is False and again["job_ids"] == []
-    rows = sacct_by_ids(ids)
+    rows = settled_rows(ids)
     assert all(rows[i]["state"].startswith("CANCELLED") and rows[i]["user"] == "ec2-user" for i in ids)
     assert {rows[i]["name"] for i in ids} == {"it-%s cancel me; now" % tag}
 
@@ -105,7 +105,7 @@ def test_awkward_strings_reach_slurm_exactly(results, tag):
     assert not os.path.exists(job_dir + "/pwned") and not os.path.exists(job_dir + "/pwned2")
     assert not [f for f in os.listdir(job_dir) if "pwned" in f]
     # slurmdbd keeps the name but stores double quotes as backticks.
-    row = sacct_by_ids([awkward["job_id"]])[awkward["job_id"]]
+    row = settled_rows([awkward["job_id"]])[awkward["job_id"]]
     assert row["name"] == "it-%s a `b` 'c'; d" % tag and row["user"] == "ec2-user"
 
 
@@ -122,7 +122,7 @@ def test_array_reports_every_task(results, tag):
     info = _one(data, "Look up the array")["jobs"]
     assert [j["job_id"] for j in info] == [array["job_id"]]
     assert [t["state"] for t in info[0]["tasks"]] == ["COMPLETED"] * 3
-    rows = sacct_by_ids([array["job_id"]])
+    rows = settled_rows([array["job_id"]])
     assert sorted(rows) == ["%s_%d" % (array["job_id"], i) for i in (1, 2, 3)]
 
 
@@ -142,7 +142,7 @@ def test_failing_job_fails_the_task_with_exit_code_and_tail(results):
     assert failing["state"] == "FAILED" and failing["exit_code"] == 3
     assert failing["stdout_tail"] == "about to fail"
     assert "ended FAILED" in failing["msg"] and "exit code 3" in failing["msg"]
-    assert sacct_by_ids([failing["job_id"]])[failing["job_id"]]["exit"] == "3:0"
+    assert settled_rows([failing["job_id"]])[failing["job_id"]]["exit"] == "3:0"
 
 
 @pytest.mark.parametrize("task, parameter, slurm_says", [

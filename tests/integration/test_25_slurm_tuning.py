@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from helpers import changed_tasks, failed_tasks, playbook, run, sacct_jobs, task_results
+from helpers import accounted_state, changed_tasks, failed_tasks, playbook, run, sacct_jobs, task_results
 
 pytestmark = pytest.mark.integration
 
@@ -138,4 +138,4 @@ def test_back_to_the_recipes_settings_then_a_job_runs(cluster):
     assert rc == 0 and changed_tasks(data) == []
     out = run(["sbatch", "--parsable", "--wait", "--nodes=1", "--output=/dev/null", "--wrap", "true"],
               user="ec2-user", timeout=240).stdout.strip()
-    assert run(["sacct", "-n", "-X", "-P", "-j", out, "--format=State"]).stdout.split() == ["COMPLETED"]
+    assert accounted_state(out) == "COMPLETED"

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from helpers import changed_tasks, emulator_clients, failed_tasks, playbook, run, task_results
+from helpers import accounted_state, changed_tasks, emulator_clients, failed_tasks, playbook, run, task_results
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +63,7 @@ def test_job_reads_bucket_data_and_its_result_is_exported(run_dir):
         lines = handle.read().splitlines()
     assert lines[0] == "Sample HPC input data" and lines[1] == "sum=12", lines
     assert lines[2].startswith("compute-"), lines
-    assert run(["sacct", "-n", "-X", "-P", "-j", job_id, "--format=State"]).stdout.split() == ["COMPLETED"]
+    assert accounted_state(job_id) == "COMPLETED"
 
     data, exported = _transfer("-e", '{"hpc_data_transfer_paths": ["%s"]}' % run_dir)
     expected = "output/%s/result.out" % run_dir

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from helpers import ROOT, failed_tasks, playbook, run, sacct_jobs, sinfo_nodes, task_results, wait_until
+from helpers import LIVE_STATES, ROOT, failed_tasks, playbook, run, sacct_jobs, sinfo_nodes, task_results, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -112,7 +112,8 @@ def test_a_second_queue_becomes_a_partition_where_jobs_run(history, tmp_path):
     assert "CPUTot=4 " in cpus, cpus
     job = run(["sbatch", "--parsable", "--wait", "--partition=extra", "--output=/dev/null", "--wrap", "hostname"],
               user="ec2-user", timeout=240).stdout.strip()
-    row = [j for j in sacct_jobs() if j["id"] == job][0]
+    row = wait_until(lambda: [j for j in sacct_jobs() if j["id"] == job and j["state"] not in LIVE_STATES], 60,
+                     what="accounting to record the job's end")[0]
     assert row["state"] == "COMPLETED" and row["partition"] == "extra" and row["nodes"].startswith("extra-dy-big-")
     rc, data, again = update(target, tmp_path)
     assert rc == 0 and again["changed"] is False
