@@ -160,12 +160,17 @@ def wait_until(predicate, timeout, interval=2.0, what="condition"):
 
 
 def processes(pattern_names=("slurmctld", "slurmdbd", "slurmd", "mariadbd", "munged", "moto_server")):
-    """Live (non-zombie) processes whose command name is one of ``pattern_names``."""
+    """Live (non-zombie) processes of this machine's PID namespace whose command name is one of
+    ``pattern_names``. Processes inside node instances (PID namespaces of their own: another
+    cluster's, or an instance a test boots) are not this cluster's daemons."""
     found = []
+    own = os.readlink("/proc/self/ns/pid")
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
+            if os.readlink("/proc/%s/ns/pid" % pid) != own:
+                continue
             with open("/proc/%s/stat" % pid) as handle:
                 stat = handle.read()
             with open("/proc/%s/cmdline" % pid, "rb") as handle:
