@@ -369,7 +369,9 @@ class LocalClusterBackend(cb.ClusterBackend):
         return found
 
     def _check_import_paths(self, config):
-        for index, bucket, exc in self._unreachable_import_buckets(config)[:1]:
+        unreachable = self._unreachable_import_buckets(config)
+        if unreachable:
+            index, bucket, exc = unreachable[0]
             raise cb.BackendError(
                 "SharedStorage[%d].FsxLustreSettings.ImportPath: bucket %s is not reachable (%s); "
                 "create it first (role hpc.parallelcluster.s3_repo) or fix the path" % (index, bucket, exc),

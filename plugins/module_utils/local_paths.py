@@ -33,9 +33,7 @@ class LocalPaths:
     def under(cls, root):
         """Every path below ``root``, laid out as on a head node: a cluster's files in a scratch folder,
         which is how the tests run the backend without touching this machine's own folders."""
-        root = str(root)
-        return cls(**{name: os.path.join(root, default.lstrip("/")) for name, default in (
-            (field.name, field.default) for field in fields(cls))})
+        return cls(**{field.name: os.path.join(str(root), field.default.lstrip("/")) for field in fields(cls)})
 
     @property
     def slurm_conf(self):

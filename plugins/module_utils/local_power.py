@@ -164,11 +164,12 @@ def _ensure_namespace(plan, node):
     veth = _host_veth(plan, node)
     if not os.path.exists(_netns_path(node)):
         _run(["ip", "netns", "add", node])
-    if (_run(["ip", "link", "show", veth], check=False).returncode == 0
-            and _run(["ip", "-n", node, "link", "show", "eth0"], check=False).returncode != 0):
+    exists = _run(["ip", "link", "show", veth], check=False).returncode == 0
+    if exists and _run(["ip", "-n", node, "link", "show", "eth0"], check=False).returncode != 0:
         # A host end whose peer is not this node's eth0 is left from a node that is gone.
         _run(["ip", "link", "del", veth], check=False)
-    if _run(["ip", "link", "show", veth], check=False).returncode != 0:
+        exists = False
+    if not exists:
         _run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", node])
     _run(["ip", "link", "set", veth, "master", plan["bridge"], "up"])
     address = "%s/%d" % (info["addr"], plan["prefix_len"])
