@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from helpers import playbook, run, sacct_by_ids, sacct_jobs, task_results, wait_until
+from helpers import playbook, run, sacct_jobs, settled_rows, task_results
 
 pytestmark = pytest.mark.integration
 
@@ -90,12 +90,7 @@ def scene(cluster, attacker, tmp_path_factory):
     job_dir = "/shared/slurm-job-it-%s-attack" % tag
     os.makedirs(job_dir, mode=0o755)
 
-    def ended():
-        rows = sacct_by_ids([link_job, dir_job])
-        return set(rows) >= {link_job, dir_job} and all(
-            rows[j]["state"] not in ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING") for j in (link_job, dir_job))
-
-    wait_until(ended, 300, what="the attacker's jobs to end")
+    settled_rows([link_job, dir_job], timeout=300)
     assert os.path.islink(os.path.join(work, "out.log")) and os.path.islink(os.path.join(work, "via-dir"))
 
     tasks = [

@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from helpers import ROOT, SLURM_ENV, changed_tasks, emulator_clients, failed_tasks, home_of, playbook, run, wait_until
+from helpers import ROOT, SLURM_ENV, accounted_state, changed_tasks, emulator_clients, failed_tasks, home_of, playbook, run, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -83,11 +83,6 @@ def _write(path, text, mode=0o644):
     os.chmod(path, mode)
     user = pwd.getpwnam(USER)
     os.chown(path, user.pw_uid, user.pw_gid)
-
-
-def _job_state(job_id):
-    out = run(["sacct", "-n", "-X", "-P", "-j", str(job_id), "--format=State"]).stdout.split()
-    return out[0] if out and out[0] not in ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING") else None
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +252,7 @@ def test_submit_wrapper_runs_a_job_that_fits(work):
     assert "Job submitted with 2 nodes, 1 tasks per node" in proc.stdout
     assert "JOBID" in proc.stdout  # squeue's header
 
-    state = wait_until(lambda: _job_state(job_id), timeout=300, interval=3, what="job %s to end" % job_id)
+    state = accounted_state(job_id, timeout=300)
     assert state == "COMPLETED"
     # slurmdbd can lag behind slurmctld: until the job's record arrives, sacct names it "allocation".
     row = wait_until(lambda: [line for line in run(["sacct", "-n", "-X", "-P", "-j", job_id,
@@ -284,7 +279,7 @@ def test_the_buckets_sample_job_runs_unchanged_through_the_wrapper(work):
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     job_id = re.search(r"^Submitted batch job (\d+)$", proc.stdout, re.M).group(1)
     jobs.append(job_id)
-    state = wait_until(lambda: _job_state(job_id), timeout=300, interval=3, what="job %s to end" % job_id)
+    state = accounted_state(job_id, timeout=300)
     assert state == "COMPLETED"
     with open(os.path.join(JOBS, "output_%s.log" % job_id)) as handle:
         hosts = handle.read().split()
