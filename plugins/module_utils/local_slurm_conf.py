@@ -44,63 +44,114 @@ def render_wait_for_nodes_prolog(slurm_conf, sinfo="/usr/bin/sinfo", timeout_s=6
     ])
 
 
+# Where the local base file differs from the one ParallelCluster's cookbook writes (slurm.conf.erb,
+# checked setting by setting against it in the unit tests), and why. docs/slurm-conf.md lists them.
+_LOCAL_PATHS = "the local cluster's own path: its head node is this machine"
+_NO_CGROUPS = "the local compute nodes are network namespaces of this machine, without cgroups of their own"
+DIFFERENCES = {
+    "StateSaveLocation": _LOCAL_PATHS,
+    "SlurmdSpoolDir": _LOCAL_PATHS + "; one short path per node, bind-mounted in its mount namespace (socket names "
+                      "hold the node name and job id, and a Unix socket path has at most 108 bytes)",
+    "SlurmctldPidFile": _LOCAL_PATHS,
+    "SlurmdPidFile": _LOCAL_PATHS,
+    "SlurmctldLogFile": _LOCAL_PATHS,
+    "SlurmdLogFile": _LOCAL_PATHS,
+    "SuspendProgram": _LOCAL_PATHS,
+    "ResumeProgram": _LOCAL_PATHS,
+    "ResumeFailProgram": _LOCAL_PATHS + "; a program of its own that stops the node, as ParallelCluster's "
+                         "slurm_suspend does",
+    "SwitchType": "left out: switch/none is Slurm's default (no switch plugin)",
+    "SlurmctldParameters": "power saving checked every second (power_save_interval=1, power_save_min_interval=0, "
+                           "ParallelCluster: 30 s), so local nodes start and stop within a second of Slurm's "
+                           "decision; cloud_reg_addrs: a node's address is the one it registers from",
+    "RebootProgram": "left out: the local compute nodes share this machine's kernel, /sbin/reboot would restart it",
+    "SuspendTimeout": "60 s instead of 120 s: a local node stops in under a second, and Slurm keeps a node "
+                      "'powering down' for SuspendTimeout before it may start again",
+    "Prolog": "left out: ParallelCluster's prolog.d holds its own node scripts, which the local provider "
+              "does not install",
+    "Epilog": "left out: ParallelCluster's epilog.d holds its own node scripts, which the local provider "
+              "does not install",
+    "ProctrackType": "proctrack/linuxproc: " + _NO_CGROUPS,
+    "TaskPlugin": "task/none: " + _NO_CGROUPS,
+    "ReturnToService": "2 instead of 1: on AWS, ParallelCluster's clustermgtd replaces a node that went down; "
+                       "the local provider has no clustermgtd, so a node that registers again is back in service",
+    # Settings the local file has and ParallelCluster's does not.
+    "TmpFS": "added: each local node's /tmp is a folder of its own on this machine",
+    "AccountingStoreFlags": "added (job_comment): slurm_job finds its earlier submissions by their comment",
+    "SlurmdParameters": "added (config_overrides): nodes keep the resources their instance type gives them, "
+                        "whatever this machine has",
+    "PrologSlurmctld": "added: starts a job the moment its powered-up nodes answer instead of at slurmctld's "
+                       "next periodic check, up to 30 s later (Slurm 22.05)",
+    "CommunicationParameters": "added (NoAddrCache): a local node gets its address when it is powered up",
+}
+
+
+def base_settings(cluster_name, paths):
+    """The base file's settings in the cookbook's order, as (key, value) pairs."""
+    p = paths
+    return [
+        ("ClusterName", cluster_name),
+        ("SlurmUser", "slurm"),
+        ("SlurmctldPort", "6820-6829"),
+        ("SlurmdPort", "6818"),
+        ("AuthType", "auth/munge"),
+        ("StateSaveLocation", "%s/slurmctld" % p.spool),
+        ("SlurmdSpoolDir", p.slurmd_spool_mount),
+        ("TmpFS", "%s/tmp/%%n" % p.spool),
+        ("SlurmctldPidFile", p.pid("slurmctld")),
+        ("SlurmdPidFile", p.pid("slurmd-%n")),
+        ("ReconfigFlags", "KeepPartState"),
+        ("SlurmctldParameters", "idle_on_node_suspend,power_save_interval=1,power_save_min_interval=0,"
+                                "node_reg_mem_percent=75,cloud_reg_addrs"),
+        ("TreeWidth", "30"),
+        ("SuspendProgram", p.bin("slurm_suspend")),
+        ("ResumeProgram", p.bin("slurm_resume")),
+        ("ResumeFailProgram", p.bin("slurm_resume_fail")),
+        ("SuspendTimeout", "60"),
+        ("PrivateData", "cloud"),
+        ("ResumeRate", "0"),
+        ("SuspendRate", "0"),
+        ("PrologSlurmctld", p.bin(PROLOG_NAME)),
+        ("SchedulerParameters", "nohold_on_prolog_fail"),
+        ("BatchStartTimeout", "180"),
+        ("SlurmctldTimeout", "300"),
+        ("SlurmdTimeout", "180"),
+        ("UnkillableStepTimeout", "180"),
+        ("InactiveLimit", "0"),
+        ("MinJobAge", "300"),
+        ("KillWait", "30"),
+        ("Waittime", "0"),
+        ("MessageTimeout", "60"),
+        ("AuthInfo", "cred_expire=70"),
+        ("CommunicationParameters", "NoAddrCache"),
+        ("EnforcePartLimits", "ALL"),
+        ("SchedulerType", "sched/backfill"),
+        ("ProctrackType", "proctrack/linuxproc"),
+        ("MpiDefault", "none"),
+        ("ReturnToService", "2"),
+        ("TaskPlugin", "task/none"),
+        ("SlurmdParameters", "config_overrides"),
+        ("AccountingStoreFlags", "job_comment"),
+        ("GresTypes", "gpu"),
+        ("SelectType", "select/cons_tres"),
+        ("SlurmctldDebug", "verbose"),
+        ("SlurmctldLogFile", p.logfile("slurmctld")),
+        ("SlurmdDebug", "info"),
+        ("SlurmdLogFile", p.logfile("slurmd-%n")),
+        ("DebugFlags", "Power"),
+        ("JobCompType", "jobcomp/none"),
+    ]
+
+
 def render_slurm_conf(cluster_name, paths, slurm_etc_include="slurm_parallelcluster.conf", extra_includes=()):
     """The base file; ``extra_includes`` come last, so their settings win (the tuning file)."""
-    p = paths
     lines = [
-        "# Managed by hpc.parallelcluster (local provider). Changes are overwritten;",
-        "# use the cluster config's CustomSlurmSettings or the slurm_tuning role instead.",
-        "ClusterName=%s" % cluster_name,
-        "SlurmUser=slurm",
-        "SlurmctldPort=6817",
-        "SlurmdPort=6818",
-        "AuthType=auth/munge",
-        "CryptoType=crypto/munge",
-        "StateSaveLocation=%s/slurmctld" % p.spool,
-        # One short path, bind-mounted per node in its own mount namespace: slurmstepd's socket
-        # names hold the node name and job id, and a Unix socket path is limited to 108 bytes.
-        "SlurmdSpoolDir=%s" % p.slurmd_spool_mount,
-        "TmpFS=%s/tmp/%%n" % p.spool,
-        "SlurmctldPidFile=%s" % p.pid("slurmctld"),
-        "SlurmdPidFile=%s" % p.pid("slurmd-%n"),
-        "SlurmctldLogFile=%s" % p.logfile("slurmctld"),
-        "SlurmdLogFile=%s" % p.logfile("slurmd-%n"),
-        "SlurmctldDebug=info",
-        "SlurmdDebug=info",
-        "# No cgroups on the nodes: track processes from /proc (accounting gathers there too).",
-        "ProctrackType=proctrack/linuxproc",
-        "TaskPlugin=task/none",
-        "JobAcctGatherFrequency=30",
-        "# Keep job comments in accounting: slurm_job finds its earlier submissions by them.",
-        "AccountingStoreFlags=job_comment",
-        "MpiDefault=pmix",
-        "SchedulerType=sched/backfill",
-        "SelectType=select/cons_tres",
-        "# Nodes keep the resources their instance type gives them, whatever this machine has.",
-        "SlurmdParameters=config_overrides",
-        "# ParallelCluster's scaling: nodes are powered up by ResumeProgram, down after SuspendTime.",
-        "ResumeProgram=%s" % p.bin("slurm_resume"),
-        "SuspendProgram=%s" % p.bin("slurm_suspend"),
-        "ResumeFailProgram=%s" % p.bin("slurm_resume_fail"),
-        "# Starts a job the moment its powered-up nodes answer, instead of at slurmctld's next periodic",
-        "# check (up to 30 s later). Read at slurmctld start: changing it needs a restart.",
-        "PrologSlurmctld=%s" % p.bin(PROLOG_NAME),
-        "ResumeRate=0",
-        "SuspendRate=0",
-        "SuspendTimeout=60",
-        "ReturnToService=2",
-        "SlurmctldParameters=idle_on_node_suspend,power_save_interval=1,power_save_min_interval=0,cloud_reg_addrs",
-        "PrivateData=cloud",
-        "TreeWidth=65533",
-        "CommunicationParameters=NoAddrCache",
-        "MessageTimeout=30",
-        "SlurmctldTimeout=300",
-        "SlurmdTimeout=180",
-        "KillWait=10",
-        "InactiveLimit=0",
-        "MinJobAge=300",
-        "include %s/%s" % (p.slurm_etc, slurm_etc_include),
+        "# Managed by hpc.parallelcluster (local provider), after ParallelCluster's base slurm.conf; where it",
+        "# differs, docs/slurm-conf.md says why. Changes are overwritten: use the cluster config's",
+        "# CustomSlurmSettings or the slurm_tuning role instead.",
     ]
+    lines += ["%s=%s" % pair for pair in base_settings(cluster_name, paths)]
+    lines.append("include %s/%s" % (paths.slurm_etc, slurm_etc_include))
     lines += ["include %s" % path for path in extra_includes]
     lines.append("")
     return "\n".join(lines)

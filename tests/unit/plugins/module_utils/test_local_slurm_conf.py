@@ -83,3 +83,49 @@ def test_slurmdbd_conf_repeats_the_rest_roles_jwt_settings_last():
         "AuthAltParameters": "jwt_key=/opt/slurm/etc/jwt_hs256.key", "AuthAltTypes": "auth/jwt", "Other": "x"})
     assert with_jwt == plain + "AuthAltTypes=auth/jwt\nAuthAltParameters=jwt_key=/opt/slurm/etc/jwt_hs256.key\n"
     assert "AuthAlt" not in plain
+
+
+def _settings(text):
+    """{key: value} of a slurm.conf text, leaving out comments and include lines."""
+    pairs = [line.split("=", 1) for line in text.splitlines()
+             if line.strip() and not line.startswith(("#", "include "))]
+    return {key: value for key, value in pairs}
+
+
+COOKBOOK_SLURM_CONF = os.path.join(os.path.dirname(__file__), "..", "fixtures", "cookbook", "slurm.conf")
+SLURM_CONF_DOC = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "docs", "slurm-conf.md")
+
+
+def test_base_slurm_conf_equals_parallelclusters_but_where_a_listed_difference_says_why():
+    from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_conf import DIFFERENCES
+    with open(COOKBOOK_SLURM_CONF) as handle:
+        theirs = _settings(handle.read())
+    ours = _settings(render_slurm_conf("CLUSTER", LocalPaths()))
+    unexplained = {key: (theirs.get(key), ours.get(key)) for key in set(theirs) | set(ours)
+                   if theirs.get(key) != ours.get(key) and key not in DIFFERENCES}
+    assert unexplained == {}
+    # Every listed difference is one: a setting the two files agree on is not listed.
+    assert [key for key in DIFFERENCES if theirs.get(key) == ours.get(key)] == []
+
+
+def test_the_cookbooks_settings_that_change_slurms_behaviour_are_kept():
+    ours = _settings(render_slurm_conf("CLUSTER", LocalPaths()))
+    assert {key: ours[key] for key in ("MpiDefault", "EnforcePartLimits", "ReconfigFlags", "KillWait",
+                                        "MessageTimeout", "SchedulerParameters", "BatchStartTimeout")} == {
+        "MpiDefault": "none", "EnforcePartLimits": "ALL", "ReconfigFlags": "KeepPartState", "KillWait": "30",
+        "MessageTimeout": "60", "SchedulerParameters": "nohold_on_prolog_fail", "BatchStartTimeout": "180"}
+
+
+def test_base_slurm_conf_names_each_setting_once_and_includes_the_generated_file_then_the_extra_ones():
+    text = render_slurm_conf("c", LocalPaths(), extra_includes=["/x/tuning.conf"])
+    keys = [line.split("=", 1)[0] for line in text.splitlines() if "=" in line and not line.startswith("#")]
+    assert len(keys) == len(set(keys))
+    assert text.splitlines()[-2:] == ["include %s/slurm_parallelcluster.conf" % LocalPaths().slurm_etc,
+                                      "include /x/tuning.conf"]
+
+
+def test_docs_list_every_difference_from_parallelclusters_slurm_conf():
+    from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_conf import DIFFERENCES
+    with open(SLURM_CONF_DOC) as handle:
+        rows = {line.split("|")[1].strip().strip("`") for line in handle if line.startswith("| `")}
+    assert sorted(set(DIFFERENCES) - rows) == [] and sorted(rows - set(DIFFERENCES)) == []
