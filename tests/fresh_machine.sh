@@ -9,8 +9,11 @@
 #   tests/fresh_machine.sh bookworm site     # only `make site` (any make targets, in order)
 #
 # The tree shares this machine's network (apt and PyPI must be reachable), so this machine must
-# not run a local cluster meanwhile (`make teardown` first). HPC_FRESH_CACHE (default
-# /var/cache/hpc-fresh) keeps one tarball per release; HPC_FRESH_KEEP=1 keeps the tree afterwards.
+# not run a local cluster meanwhile (`make teardown` first); with HPC_FRESH_NETWORK=own it gets a
+# network namespace of its own instead, reaching out through this machine (a veth pair and an
+# nftables masquerade rule, both removed at the end), so it runs beside a local cluster here.
+# HPC_FRESH_CACHE (default /var/cache/hpc-fresh) keeps one tarball per release; HPC_FRESH_KEEP=1
+# keeps the tree afterwards.
 set -euo pipefail
 
 # In the tree's namespaces (the script runs itself again there): /proc of the new PID namespace,
@@ -60,9 +63,14 @@ case $release in
   bookworm | trixie | forky | sid) ;;
   *) echo "fresh_machine: release must be a Debian code name (bookworm, trixie), not '$release'" >&2; exit 2 ;;
 esac
+tree_network=${HPC_FRESH_NETWORK:-shared}
+case $tree_network in
+  shared | own) ;;
+  *) echo "fresh_machine: HPC_FRESH_NETWORK must be shared or own, not '$tree_network'" >&2; exit 2 ;;
+esac
 # A cluster in this machine's network namespace would share the tree's ports and bridge names;
 # one in a namespace of its own does not matter.
-for pid in $(pgrep -x slurmctld; pgrep -f moto_server); do
+[ "$tree_network" = own ] || for pid in $(pgrep -x slurmctld; pgrep -f moto_server); do
   if [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$(readlink /proc/self/ns/net)" ]; then
     echo "fresh_machine: a local cluster or emulator runs on this machine (PID $pid); run make teardown first" >&2
     exit 2
@@ -89,9 +97,34 @@ tree=$(mktemp -d /var/tmp/hpc-fresh-"$release".XXXXXX)
 # The tree shares this machine's network: links its cluster made and left (a run killed midway)
 # go with it.
 links_before=$(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort)
+# The tree's own network (HPC_FRESH_NETWORK=own): named after this run, so runs side by side differ.
+netns=hpcfresh-$$
+host_link=hfh$$
+nat_table=hpcfresh_$$
+subnet=10.232.$(($$ % 250)).0
+make_network() {
+  command -v nft >/dev/null || { apt-get update -qq && apt-get install -y -qq nftables >/dev/null; }
+  ip netns add "$netns"
+  ip link add "$host_link" type veth peer name eth0 netns "$netns"
+  ip addr add "${subnet%.0}.1/30" dev "$host_link"
+  ip link set "$host_link" up
+  ip -n "$netns" link set lo up
+  ip -n "$netns" addr add "${subnet%.0}.2/30" dev eth0
+  ip -n "$netns" link set eth0 up
+  ip -n "$netns" route add default via "${subnet%.0}.1"
+  sysctl -qw net.ipv4.ip_forward=1
+  nft add table ip "$nat_table"
+  nft add chain ip "$nat_table" postrouting '{ type nat hook postrouting priority srcnat; }'
+  nft add rule ip "$nat_table" postrouting ip saddr "$subnet/30" oifname != "$host_link" masquerade
+}
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   local link
+  if [ "$tree_network" = own ]; then
+    ip netns delete "$netns" 2>/dev/null || true
+    ip link delete "$host_link" 2>/dev/null || true
+    nft delete table ip "$nat_table" 2>/dev/null || true
+  fi
   for link in $(comm -13 <(echo "$links_before") <(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort)); do
     ip link delete "$link" 2>/dev/null || true
   done
@@ -123,6 +156,12 @@ step "cloned $(git -C "$repo" rev-parse --short HEAD) into /root/hpc (root's hom
 # Every process left in the tree dies with its PID namespace's first process, which dies with
 # unshare (--kill-child).
 status=0
-unshare --mount --pid --uts --ipc --fork --kill-child --propagation private -- "$(readlink -f "$0")" --inside "$tree" "${targets[@]}" || status=$?
+run_in=()
+if [ "$tree_network" = own ]; then
+  make_network
+  run_in=(ip netns exec "$netns")
+  step "network namespace $netns, out through $host_link"
+fi
+"${run_in[@]}" unshare --mount --pid --uts --ipc --fork --kill-child --propagation private -- "$(readlink -f "$0")" --inside "$tree" "${targets[@]}" || status=$?
 step "$release: $(if [ $status = 0 ]; then echo "make ${targets[*]} passed"; else echo "failed (exit $status)"; fi)"
 exit $status
