@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -188,6 +189,13 @@ def processes(pattern_names=("slurmctld", "slurmdbd", "slurmd", "mariadbd", "mun
 
 # Job states of a job that has not ended (sacct's words).
 LIVE_STATES = ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED")
+
+
+def node_namespaces():
+    """Network namespaces named as ParallelCluster names nodes (<queue>-st|dy-<resource>-<n>): a
+    cluster's compute nodes; other namespaces on this machine are not the cluster's."""
+    names = [line.split()[0] for line in run(["ip", "netns", "list"]).stdout.splitlines() if line.strip()]
+    return [name for name in names if re.fullmatch(r"[a-z0-9-]+-(st|dy)-[a-z0-9-]+-[0-9]+", name)]
 
 
 def settled_rows(job_ids, timeout=60):

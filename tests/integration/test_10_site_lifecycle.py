@@ -12,6 +12,7 @@ from helpers import (
     changed_tasks,
     emulator_clients,
     failed_tasks,
+    node_namespaces,
     playbook,
     processes,
     run,
@@ -173,4 +174,4 @@ def test_nodes_power_down_after_the_idle_time():
     assert "SuspendTime=60" in open("/opt/slurm/etc/slurm_parallelcluster.conf").read()
     wait_until(lambda: all(state.endswith("~") for state, _p in sinfo_nodes().values()), 240,
                what="every node to power down")
-    assert run(["ip", "netns", "list"]).stdout.strip() == ""
+    assert node_namespaces() == []

@@ -10,6 +10,7 @@ from helpers import (
     changed_tasks,
     emulator_clients,
     failed_tasks,
+    node_namespaces,
     playbook,
     processes,
     run,
@@ -80,7 +81,7 @@ def test_teardown_leaves_nothing_behind_and_is_idempotent():
     rc, data = playbook("teardown.yml", *KEEP_EMULATOR)
     assert rc == 0, failed_tasks(data)
     assert processes(("slurmctld", "slurmdbd", "slurmd", "mariadbd")) == []
-    assert run(["ip", "netns", "list"]).stdout.strip() == ""
+    assert node_namespaces() == []
     assert "hpcbr0" not in run(["ip", "link"]).stdout
     for path in ("/opt/slurm/etc", "/opt/parallelcluster", "/var/lib/hpc-parallelcluster/clusters", "/shared",
                  "/etc/sudoers.d/hpc-parallelcluster", "/etc/slurm/slurm.conf"):
