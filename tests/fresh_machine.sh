@@ -159,7 +159,7 @@ status=0
 run_in=()
 if [ "$tree_network" = own ]; then
   make_network
-  run_in=(ip netns exec "$netns")
+  run_in=(nsenter --net="/run/netns/$netns" --)  # not ip netns exec: it would hide /sys/fs/cgroup
   step "network namespace $netns, out through $host_link"
 fi
 "${run_in[@]}" unshare --mount --pid --uts --ipc --fork --kill-child --propagation private -- "$(readlink -f "$0")" --inside "$tree" "${targets[@]}" || status=$?
