@@ -10,6 +10,7 @@ from helpers import (
     changed_tasks,
     emulator_clients,
     failed_tasks,
+    home_of,
     node_namespaces,
     playbook,
     processes,
@@ -84,7 +85,8 @@ def test_teardown_leaves_nothing_behind_and_is_idempotent():
     assert node_namespaces() == []
     assert "hpcbr0" not in run(["ip", "link"]).stdout
     for path in ("/opt/slurm/etc", "/opt/parallelcluster", "/var/lib/hpc-parallelcluster/clusters", "/shared",
-                 "/etc/sudoers.d/hpc-parallelcluster", "/etc/slurm/slurm.conf"):
+                 "/etc/sudoers.d/hpc-parallelcluster", "/etc/slurm/slurm.conf",
+                 os.path.join(home_of("ec2-user"), ".aws", "credentials")):
         assert not os.path.exists(path), path
     ec2, s3, cloudwatch = emulator_clients("ec2", "s3", "cloudwatch")
     assert [v for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
