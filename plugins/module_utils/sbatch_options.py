@@ -27,7 +27,8 @@ VALUE_OPTIONS = (
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-# Node/CPU shape parameters: any of them can make "Requested node configuration is not available".
+# Node/CPU shape parameters: any of them can make "Requested node configuration is not available", or
+# with EnforcePartLimits=ALL (ParallelCluster's) "More processors requested than permitted".
 SHAPE_PARAMS = ("nodes", "ntasks", "ntasks_per_node", "cpus_per_task", "mem", "exclusive")
 
 # (regex on sbatch's stderr, parameters it points at). First match wins.
@@ -42,7 +43,8 @@ ERROR_PARAMS = (
     (r"for --cpus-per-task", ("cpus_per_task",)),
     (r"node count", ("nodes",)),
     (r"--exclusive", ("exclusive",)),
-    (r"CPU count per node|node configuration is not available|PartitionConfig|PartitionNodeLimit",
+    (r"CPU count per node|node configuration is not available|PartitionConfig|PartitionNodeLimit|"
+     r"processors requested than permitted",
      SHAPE_PARAMS),
     (r"does not look like a batch script|batch script", ("script",)),
     (r"Unable to open file", ("script_path",)),

@@ -221,9 +221,10 @@ options:
     type: bool
     default: true
 notes:
-  - Slurm accepts a job that asks for more nodes or tasks than its partition has and leaves it
-    pending for ever (reason C(PartitionConfig)). The module cancels such a job at once and fails
-    with the parameter to fix.
+  - A job that asks for more nodes or tasks than its partition has is refused at submission where
+    C(EnforcePartLimits=ALL) is set, as ParallelCluster sets it. Without it, Slurm accepts the job and
+    leaves it pending for ever (reason C(PartitionConfig)); the module then cancels it at once. Either
+    way the module fails with the parameter to fix.
   - The accounting database stores double quotes in job names and comments as backticks; names are
     shown exactly as given while the controller still knows the job.
 seealso:

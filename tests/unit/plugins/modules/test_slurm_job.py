@@ -166,6 +166,7 @@ def test_array_reports_per_task_states(run):
     ("sbatch_bad_partition.stderr", 1, "partition"),
     ("sbatch_bad_time.stderr", 255, "time"),
     ("sbatch_cpus.stderr", 1, "cpus_per_task"),
+    ("sbatch_too_many_cpus.stderr", 1, "cpus_per_task"),
 ])
 def test_refused_submission_names_the_parameter(run, stderr_file, rc, param):
     runner = FakeRunner(sbatch=(rc, "", sample(stderr_file)))
