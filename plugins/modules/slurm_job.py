@@ -199,7 +199,7 @@ options:
     default: cli
   rest_url:
     description:
-      - Base URL of slurmrestd, for example V(http://10.0.0.10:6820). Required with O(backend=rest).
+      - Base URL of slurmrestd, for example V(http://10.0.0.10:6830). Required with O(backend=rest).
     type: str
   rest_token:
     description:

@@ -60,7 +60,7 @@ EXAMPLES = r"""
 - name: Submit through the REST API from the control node
   hpc.parallelcluster.slurm_job:
     backend: rest
-    rest_url: http://{{ hostvars[groups['head_nodes'][0]].ansible_host }}:6820
+    rest_url: http://{{ hostvars[groups['head_nodes'][0]].ansible_host }}:6830
     rest_token: "{{ slurm_token.token }}"
     wrap: hostname
     state: completed

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 HOST = "hpc-cluster-head"
 KEY = "/opt/slurm/etc/jwt_hs256.key"
-URL = "http://127.0.0.1:6820"
+URL = "http://127.0.0.1:6830"
 PLAY = os.path.join(ROOT, "tests", "integration", "playbooks", "slurm_rest.yml")
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 # Fields both backends return; nodes, elapsed and paths differ from job to job and are compared by form.

@@ -65,7 +65,7 @@ def scene(cluster, attacker, tmp_path_factory):
     run(["mkfifo", os.path.join(work, "job.fifo")], user=attacker)
     run(["sh", "-c", "printf '#!/bin/sh\\necho mine\\n' > %s/own.sh" % work], user=attacker)
 
-    defaults = {"backend": "rest", "rest_url": "http://127.0.0.1:6820", "rest_user": attacker,
+    defaults = {"backend": "rest", "rest_url": "http://127.0.0.1:6830", "rest_user": attacker,
                 "rest_token": "{{ hostvars[groups['head_nodes'][0]].attacker_token.token }}", "chdir": work,
                 "time": "00:02:00"}
     tasks = [{"name": name, "hpc.parallelcluster.slurm_job": dict(defaults, name="it-%s-%d" % (tag, index),

@@ -25,7 +25,7 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.job_input_chec
     ({"wrap": "a\x1bb"}, "wrap", "control character"),
     ({"script_path": "/x\n--wrap=id"}, "script_path", "control character"),
     ({"rest_user": "alice\r\nX-Injected: 1"}, "rest_user", "control character"),
-    ({"rest_url": "http://h:6820/\r\n"}, "rest_url", "control character"),
+    ({"rest_url": "http://h:6830/\r\n"}, "rest_url", "control character"),
     ({"name": "a\u2028b"}, "name", "control character"),
     ({"extra_args": ["--export=NONE"]}, "extra_args", "use the module's env parameter"),
     ({"extra_args": ["--wra=id"]}, "extra_args", "--wrap"),
