@@ -66,3 +66,42 @@ def official_images(version, oses, name_parts, architectures):
                 }],
             })
     return images
+
+
+# A node image's Debian architecture as EC2 names it.
+_EC2_ARCHITECTURES = {"amd64": "x86_64", "arm64": "arm64"}
+
+
+def node_image(manifest, version, owner_id="123456789012"):
+    """The DescribeImages item of a local node image (the local_image module's), as ``pcluster build-image``
+    leaves a custom image in the account: the user's own, tagged with its OS and ParallelCluster version, so
+    that ``Image.CustomAmi`` can name it and the validators read its OS, architecture and root volume
+    (``CustomAmiTagValidator`` wants the version of the installed pcluster and build_status ``available``)."""
+    os_name = manifest["os"]
+    image = manifest["image_id"]
+    device = _ROOT_DEVICE.get(os_name, _DEFAULT_ROOT_DEVICE)
+    return {
+        "ImageId": image,
+        "Name": "hpc-parallelcluster-node-image-%s-%s-%s-%s" % (manifest.get("release", "debian"), os_name,
+                                                                manifest["arch"], image),
+        "Description": "Local node image of hpc.parallelcluster (Debian %s, Slurm %s)"
+                       % (manifest.get("debian", "?"), manifest.get("slurm_version") or "?"),
+        "Architecture": _EC2_ARCHITECTURES.get(manifest["arch"], manifest["arch"]),
+        "OwnerId": owner_id,
+        "Public": False,
+        "State": "available",
+        "ImageType": "machine",
+        "VirtualizationType": "hvm",
+        "Hypervisor": "xen",
+        "EnaSupport": True,
+        "RootDeviceType": "ebs",
+        "RootDeviceName": device,
+        "CreationDate": manifest.get("created") or CREATION_DATE,
+        "Tags": [{"Key": "parallelcluster:os", "Value": os_name}, {"Key": "parallelcluster:version", "Value": version},
+                 {"Key": "parallelcluster:build_status", "Value": "available"}],
+        "BlockDeviceMappings": [{
+            "DeviceName": device,
+            "Ebs": {"DeleteOnTermination": True, "VolumeSize": ROOT_VOLUME_GIB, "VolumeType": "gp3",
+                    "Encrypted": False, "SnapshotId": "snap-0%s" % image[4:]},
+        }],
+    }

@@ -466,3 +466,41 @@ def test_settings_without_effect_are_returned_and_warned_once(run_module, env):
     assert len(warnings) == 1 and all(path in warnings[0] for path in paths)
     aws = run_module("aws", default_in(env))
     assert "without_effect" not in aws
+
+
+
+@pytest.fixture
+def node_image(tmp_path, monkeypatch):
+    """A local node image in a cache of its own, as the local_image module leaves one (its manifest)."""
+    from ansible_collections.hpc.parallelcluster.plugins.module_utils import node_image_recipe, root_folders
+    from ansible_collections.hpc.parallelcluster.plugins.module_utils.node_image_cache import ImageCache
+
+    cache = ImageCache(str(tmp_path / "images"), trusted=str(tmp_path))
+    image = node_image_recipe.image_id(node_image_recipe.make_recipe())
+    cache.ensure_root()
+    os.makedirs(cache.rootfs(image))
+    root_folders.write_json(cache.path(image), "manifest.json", {
+        "image_id": image, "release": "trixie", "debian": "13", "arch": "amd64", "os": "alinux2",
+        "os_user": "ec2-user", "slurm_version": "24.11.5", "created": "2026-11-30T00:00:00Z"})
+    monkeypatch.setattr(validators, "ImageCache", lambda: cache)
+    return image
+
+
+def test_a_local_node_image_is_a_custom_ami_the_local_provider_accepts(run_module, env, node_image):
+    """Image.CustomAmi (and a queue's) may name an image of the local_image module: the emulator does not hold
+    it, the local provider answers for it as a custom image of the account."""
+    config = default_in(env)
+    config["Image"]["CustomAmi"] = node_image
+    _queue(config)["Image"] = {"CustomAmi": node_image}
+    result = run_module("local", copy.deepcopy(config))
+    assert not result.get("failed"), result.get("msg")
+    assert [m for m in result["validation_messages"] if m["level"] != "INFO"] == []
+    assert "local node images" in [a["type"] for a in result["locally_answered"]]
+    assert {"Image.CustomAmi", "Scheduling.SlurmQueues[0].Image.CustomAmi"} <= {
+        item["path"] for item in result["without_effect"]}
+    # An ami- id that is neither a node image nor in the account is refused, as ParallelCluster refuses it.
+    config["Image"]["CustomAmi"] = "ami-0123456789abcdef0"
+    for provider in ("local", "aws"):
+        refused = run_module(provider, copy.deepcopy(config))
+        assert refused["failed"] is True
+        assert "The image id '[ami-0123456789abcdef0]' does not exist" in refused["msg"], (provider, refused["msg"])
