@@ -321,13 +321,15 @@ def without_effect(config):
 
 def refusal_message(found):
     """One message for every refused setting of a config: each path with its reason, and the way out."""
+    one = len(found) == 1
+    lines = "\n".join("- %s: %s" % (item["path"], item["reason"]) for item in found)
     return ("provider local cannot build %d setting%s of this configuration; nothing was changed. Remove %s, or use "
-            "provider aws:\n%s" % (len(found), "" if len(found) == 1 else "s", "it" if len(found) == 1 else "them",
-                                  "\n".join("- %s: %s" % (item["path"], item["reason"]) for item in found)))
+            "provider aws:\n%s" % (len(found), "" if one else "s", "it" if one else "them", lines))
 
 
 def warning_message(found):
     """One warning for every setting of a config that has no effect on a local cluster."""
+    one = len(found) == 1
+    names = "; ".join("%s (%s)" % (item["path"], item["reason"]) for item in found)
     return ("provider local: %d setting%s of this configuration change%s nothing on a local cluster (see "
-            "without_effect): %s" % (len(found), "" if len(found) == 1 else "s", "s" if len(found) == 1 else "",
-                                      "; ".join("%s (%s)" % (item["path"], item["reason"]) for item in found)))
+            "without_effect): %s" % (len(found), "" if one else "s", "s" if one else "", names))

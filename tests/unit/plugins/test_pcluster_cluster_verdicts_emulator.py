@@ -468,7 +468,6 @@ def test_settings_without_effect_are_returned_and_warned_once(run_module, env):
     assert "without_effect" not in aws
 
 
-
 @pytest.fixture
 def node_image(tmp_path, monkeypatch):
     """A local node image in a cache of its own, as the local_image module leaves one (its manifest)."""
