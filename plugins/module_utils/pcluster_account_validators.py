@@ -33,6 +33,7 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils import cluster
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import pcluster_official_images
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config import ClusterConfigError
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_emulator_gaps import emulator_gaps
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.node_image_cache import ImageCache
 
 try:
     from pcluster.aws.aws_api import AWSApi
@@ -78,6 +79,11 @@ LOCAL_ANSWERS = {
         "(pcluster_official_images: its name, architecture, root device and %d GiB root volume), for "
         "InstanceTypeBaseAMICompatibleValidator, RootVolumeSizeValidator and every other validator that reads the "
         "image of a config without Image.CustomAmi" % pcluster_official_images.ROOT_VOLUME_GIB),
+    "local node images": (
+        "the images of the local_image module (ami- ids of this machine's node image cache) are not in the AWS API "
+        "emulator: each is answered as a custom image of the account, tagged with its OS and ParallelCluster version "
+        "as pcluster build-image tags one, with its architecture and a %d GiB root volume, so that Image.CustomAmi "
+        "can name it" % pcluster_official_images.ROOT_VOLUME_GIB),
     "IamPolicyValidator, AdditionalIamPolicyValidator": (
         "AWS managed policies (arn:aws:iam::aws:policy/...) exist in every account, but the AWS API emulator holds "
         "them only when started with MOTO_IAM_LOAD_MANAGED_POLICIES: such a policy is looked up in the emulator's "
@@ -101,9 +107,11 @@ class ValidationRefused(Exception):
 class _LocalAnswersEc2(Ec2Client):
     """pcluster's EC2 client with LOCAL_ANSWERS; every other call goes to the account as pcluster makes it."""
 
-    def __init__(self, images):
+    def __init__(self, images, node_images=()):
         super().__init__()
         self._official = {image["ImageId"]: image for image in images}
+        # Answered by id only: official images are also found by name, node images never are.
+        self._answered = dict(self._official, **{image["ImageId"]: image for image in node_images})
 
     def get_official_image_id(self, os, architecture, filters=None):  # pylint: disable=redefined-builtin
         if filters is not None and (filters.owner or filters.tags or filters.name_prefix):
@@ -116,13 +124,13 @@ class _LocalAnswersEc2(Ec2Client):
         raise AWSClientError(function_name="describe_images", message="Cannot find official ParallelCluster AMI")
 
     def describe_image(self, ami_id):
-        if ami_id in self._official:
-            return ImageInfo(self._official[ami_id])
+        if ami_id in self._answered:
+            return ImageInfo(self._answered[ami_id])
         return super().describe_image(ami_id)
 
     def describe_images(self, ami_ids, filters, owners):
-        if ami_ids and all(ami_id in self._official for ami_id in ami_ids):
-            return [ImageInfo(self._official[ami_id]) for ami_id in ami_ids]
+        if ami_ids and all(ami_id in self._answered for ami_id in ami_ids):
+            return [ImageInfo(self._answered[ami_id]) for ami_id in ami_ids]
         return super().describe_images(ami_ids, filters, owners)
 
     def describe_placement_group(self, group_name):
@@ -177,6 +185,18 @@ def official_images():
                                                     SUPPORTED_ARCHITECTURES)
 
 
+def node_images(cache=None):
+    """DescribeImages items of the local node images of this machine (none when the cache cannot be read,
+    for example by a user other than root: then a CustomAmi naming one is refused as the emulator refuses it)."""
+    cache = cache or ImageCache()
+    try:
+        manifests = cache.images()
+    except (OSError, ValueError):
+        return []
+    return [pcluster_official_images.node_image(manifest, get_installed_version()) for manifest in manifests
+            if manifest.get("os") and manifest.get("arch")]
+
+
 def suppressed_validators():
     """The validators the local provider skips, as the result lists them."""
     return [{"type": name, "reason": reason} for name, reason in sorted(LOCAL_SUPPRESSED.items())]
@@ -220,7 +240,7 @@ def run_validators(cluster_name, config, failure_level="ERROR", suppress_validat
     # A fresh client and empty caches: a run must not reuse answers of another endpoint or account.
     AWSApi.reset()
     Cache.clear_all()
-    AWSApi.instance()._ec2 = _LocalAnswersEc2(official_images())  # pylint: disable=protected-access
+    AWSApi.instance()._ec2 = _LocalAnswersEc2(official_images(), node_images())  # pylint: disable=protected-access
     # IamPolicyValidator makes its own client rather than asking AWSApi.
     iam_client = iam_validators.IamClient
     iam_validators.IamClient = _LocalAnswersIam

@@ -30,6 +30,32 @@ def image_id(version, os_name, architecture):
     return "ami-0%s" % digest[:16]
 
 
+def _machine_image(image, name, description, architecture, os_name, creation_date, **extra):
+    """One DescribeImages item of an EBS-backed HVM image with the root volume of the official images."""
+    device = _ROOT_DEVICE.get(os_name, _DEFAULT_ROOT_DEVICE)
+    item = {
+        "ImageId": image,
+        "Name": name,
+        "Description": description,
+        "Architecture": architecture,
+        "State": "available",
+        "ImageType": "machine",
+        "VirtualizationType": "hvm",
+        "Hypervisor": "xen",
+        "EnaSupport": True,
+        "RootDeviceType": "ebs",
+        "RootDeviceName": device,
+        "CreationDate": creation_date,
+        "BlockDeviceMappings": [{
+            "DeviceName": device,
+            "Ebs": {"DeleteOnTermination": True, "VolumeSize": ROOT_VOLUME_GIB, "VolumeType": "gp3",
+                    "Encrypted": False, "SnapshotId": "snap-0%s" % image[5:]},
+        }],
+    }
+    item.update(extra)
+    return item
+
+
 def official_images(version, oses, name_parts, architectures):
     """DescribeImages items of every official image of ``version``.
 
@@ -43,26 +69,31 @@ def official_images(version, oses, name_parts, architectures):
         if not part:
             continue
         for architecture in architectures:
-            images.append({
-                "ImageId": image_id(version, os_name, architecture),
-                "Name": "aws-parallelcluster-%s-%s-%s-%s" % (version, part, architecture, "202501010000 2025-01-01T00-00-00.000Z"),
-                "Description": "AWS ParallelCluster AMI for %s" % os_name,
-                "Architecture": architecture,
-                "OwnerId": "amazon",
-                "ImageOwnerAlias": "amazon",
-                "Public": True,
-                "State": "available",
-                "ImageType": "machine",
-                "VirtualizationType": "hvm",
-                "Hypervisor": "xen",
-                "EnaSupport": True,
-                "RootDeviceType": "ebs",
-                "RootDeviceName": _ROOT_DEVICE.get(os_name, _DEFAULT_ROOT_DEVICE),
-                "CreationDate": CREATION_DATE,
-                "BlockDeviceMappings": [{
-                    "DeviceName": _ROOT_DEVICE.get(os_name, _DEFAULT_ROOT_DEVICE),
-                    "Ebs": {"DeleteOnTermination": True, "VolumeSize": ROOT_VOLUME_GIB, "VolumeType": "gp3",
-                            "Encrypted": False, "SnapshotId": "snap-0%s" % image_id(version, os_name, architecture)[5:]},
-                }],
-            })
+            images.append(_machine_image(
+                image_id(version, os_name, architecture),
+                "aws-parallelcluster-%s-%s-%s-%s" % (version, part, architecture, "202501010000 2025-01-01T00-00-00.000Z"),
+                "AWS ParallelCluster AMI for %s" % os_name, architecture, os_name, CREATION_DATE,
+                OwnerId="amazon", ImageOwnerAlias="amazon", Public=True))
     return images
+
+
+# A node image's Debian architecture as EC2 names it.
+_EC2_ARCHITECTURES = {"amd64": "x86_64", "arm64": "arm64"}
+
+
+def node_image(manifest, version, owner_id="123456789012"):
+    """The DescribeImages item of a local node image (the local_image module's), as ``pcluster build-image``
+    leaves a custom image in the account: the user's own, tagged with its OS and ParallelCluster version, so
+    that ``Image.CustomAmi`` can name it and the validators read its OS, architecture and root volume
+    (``CustomAmiTagValidator`` wants the version of the installed pcluster and build_status ``available``)."""
+    os_name = manifest["os"]
+    image = manifest["image_id"]
+    return _machine_image(
+        image, "hpc-parallelcluster-node-image-%s-%s-%s-%s" % (manifest.get("release", "debian"), os_name,
+                                                               manifest["arch"], image),
+        "Local node image of hpc.parallelcluster (Debian %s, Slurm %s)"
+        % (manifest.get("debian", "?"), manifest.get("slurm_version") or "?"),
+        _EC2_ARCHITECTURES.get(manifest["arch"], manifest["arch"]), os_name, manifest.get("created") or CREATION_DATE,
+        OwnerId=owner_id, Public=False,
+        Tags=[{"Key": "parallelcluster:os", "Value": os_name}, {"Key": "parallelcluster:version", "Value": version},
+              {"Key": "parallelcluster:build_status", "Value": "available"}])

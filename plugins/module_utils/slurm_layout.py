@@ -271,6 +271,9 @@ def _render_partition(queue, resources, is_default, no_gpu):
                  "State=UP"]
         if is_default:
             words.append("Default=YES")
+        if queue.get("JobExclusiveAllocation"):
+            # The cookbook's QueueRenderer._render_partition: whole nodes per job, after Default=YES.
+            words.append("OverSubscribe=EXCLUSIVE")
         words.extend(_custom_pairs(queue["CustomSlurmSettings"] or {}))
         lines.append(" ".join(words))
     return "\n".join(lines) + "\n"

@@ -33,6 +33,10 @@ description:
     O(endpoint_url) points at (the local AWS API emulator), so that the local provider refuses what
     C(pcluster create-cluster) refuses, with the same messages. What the emulator cannot answer is
     listed in RV(suppressed_validators) and RV(locally_answered).
+  - With O(provider=local), every setting of ParallelCluster's schema is either built, has no effect on a
+    local cluster (returned in RV(without_effect), with one warning), or is refused before anything changes
+    (RV(refused)), such as C(LoginNodes), C(CustomActions), C(DirectoryService) or shared storage other than
+    C(Ebs) and C(FsxLustre). The table is in the collection's C(docs/validation.md).
   - The result has the shape of C(pcluster describe-cluster), with ParallelCluster's status values.
   - An update is judged by ParallelCluster's own update policies (the change set of
     C(pcluster update-cluster)). Every changed setting is returned in RV(update_plan) with its policy and check, a change
@@ -337,6 +341,25 @@ compute_fleet_change:
   returned: when the compute fleet was started or stopped
   type: dict
   sample: {"before": "RUNNING", "after": "STOPPED"}
+without_effect:
+  description:
+    - With O(provider=local), the settings of the configuration that change nothing on a local cluster
+      (C(path), such as C(HeadNode.Iam) or C(Scheduling.SlurmQueues[0].Networking), and C(reason)), as
+      C(plugins/module_utils/local_support.py) lists them; one warning names them too.
+    - Settings a local cluster cannot honour (for example C(LoginNodes), C(CustomActions),
+      C(DirectoryService)) fail the task before anything changes, listed in RV(refused).
+  returned: with provider local, when state is present
+  type: list
+  elements: dict
+  sample: [{"path": "HeadNode.Iam", "reason": "IAM roles and policies of EC2 instances; ..."}]
+refused:
+  description:
+    - With O(provider=local), the settings of the configuration that a local cluster cannot honour
+      (C(path) and C(reason), with what to do instead). The task fails before anything changes.
+  returned: on failure, with provider local, when the configuration has such settings
+  type: list
+  elements: dict
+  sample: [{"path": "LoginNodes", "reason": "the local provider builds no login nodes; ..."}]
 changed_files:
   description: With O(provider=local), the head node files that were (or in check mode would be) written.
   returned: when state is present
@@ -363,6 +386,7 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.cluster_config
 )
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.backend_factory import cluster_backend
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons import DaemonError
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import local_support
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.update_plan import (
     plan_update,
     queue_update_strategy,
@@ -440,7 +464,25 @@ def _absent(module, backend, name):
     module.exit_json(changed=True, cluster={}, diff=diff)
 
 
-def _present(module, backend, name, config):
+def _local_support(module, backend, name, config):
+    """provider local: refuse the settings a local cluster cannot honour, before anything changes, and
+    return the ones that change nothing (with one warning). ParallelCluster's own verdict comes first,
+    as on aws: a config its validators refuse fails with their messages."""
+    refused = local_support.refused(config)
+    if refused:
+        current = _describe_quietly(backend, name)
+        creating = not current or current.get("clusterStatus") == cb.CREATE_FAILED
+        dry_run = backend.dry_run(name, config, creating=creating) or {}
+        module.fail_json(msg=local_support.refusal_message(refused), refused=refused,
+                         validation_messages=dry_run.get("validation_messages") or [])
+    found = local_support.without_effect(config)
+    if found:
+        module.warn(local_support.warning_message(found))
+    return {"without_effect": found}
+
+
+def _present(module, backend, name, config, extra=None):
+    extra = extra or {}
     current = backend.describe_settled(name)
     creating = current is None or current["clusterStatus"] == cb.CREATE_FAILED
     before = None if creating else current.get("clusterConfiguration")
@@ -458,7 +500,7 @@ def _present(module, backend, name, config):
             planned = {"clusterName": name, "clusterStatus": cb.CREATE_IN_PROGRESS, "computeFleetStatus": "RUNNING"}
             module.exit_json(**_compute_fleet(module, backend, name, dict(
                 changed=True, diff=diff, changed_files=pending, cluster=planned,
-                **_provider_results(backend, backend.dry_run(name, config, creating=True)))))
+                **dict(extra, **_provider_results(backend, backend.dry_run(name, config, creating=True))))))
         result = backend.create(name, config, rollback_on_failure=module.params["rollback_on_failure"])
         out = dict(changed=True, cluster=result, diff=diff, changed_files=pending, **_provider_results(backend))
     elif before != config:
@@ -468,7 +510,7 @@ def _present(module, backend, name, config):
             planned["clusterStatus"] = cb.UPDATE_IN_PROGRESS
             module.exit_json(**_compute_fleet(module, backend, name, dict(
                 changed=True, diff=diff, changed_files=pending, cluster=planned, update_plan=plan,
-                **_provider_results(backend, backend.dry_run(name, config, creating=False)))))
+                **dict(extra, **_provider_results(backend, backend.dry_run(name, config, creating=False))))))
         result = backend.update(name, config, fleet_stop=plan["fleet_stop"],
                                 touched_prefixes=touched_node_prefixes(plan["changes"]))
         out = dict(changed=True, cluster=result, diff=diff, changed_files=pending, update_plan=plan,
@@ -476,6 +518,7 @@ def _present(module, backend, name, config):
     else:
         changed = backend.repair(name, check_mode=module.check_mode) or adopted is not None
         out = dict(changed=changed, cluster=backend.describe(name), changed_files=pending if changed else [])
+    out.update(extra)
     module.exit_json(**_compute_fleet(module, backend, name, out))
 
 
@@ -534,7 +577,8 @@ def main():
         # on aws they apply when the config sets up accounting (SlurmSettings.Database), as in pcluster.
         validate_cluster_config(config, name, provider=module.params["provider"], region=module.params["region"],
                                 accounting=True if module.params["provider"] == "local" else None)
-        _present(module, backend, name, config)
+        extra = _local_support(module, backend, name, config) if module.params["provider"] == "local" else {}
+        _present(module, backend, name, config, extra)
     except ClusterConfigError as exc:
         module.fail_json(msg="invalid cluster configuration for %s:\n%s" % (name, exc),
                          errors=[{"field": f, "message": m} for f, m in exc.errors])

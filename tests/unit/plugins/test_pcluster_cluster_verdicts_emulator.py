@@ -368,3 +368,138 @@ def test_check_mode_before_the_network_exists_warns_and_the_real_run_refuses(run
     assert created["failed"] is True and "nothing was changed" in created["msg"]
     assert "subnet-planning" in created["msg"], created["msg"]
     assert os.listdir(paths.clusters) == []
+
+
+# ------------------------------------------------------------------ what the local provider builds (local_support)
+
+
+def _emulated_account(account):
+    """What a create would leave in the emulated account: instances, volumes, file systems, buckets, secrets."""
+    ec2 = account["ec2"]
+    clients = {name: boto3.client(name, region_name=REGION, endpoint_url=account["endpoint"],
+                                  aws_access_key_id="testing", aws_secret_access_key="testing")
+               for name in ("s3", "secretsmanager", "fsx", "cloudformation")}
+    return {
+        "instances": [i["InstanceId"] for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]],
+        "volumes": [v["VolumeId"] for v in ec2.describe_volumes()["Volumes"]],
+        "file_systems": [f["FileSystemId"] for f in clients["fsx"].describe_file_systems()["FileSystems"]],
+        "buckets": sorted(b["Name"] for b in clients["s3"].list_buckets()["Buckets"]),
+        "secrets": sorted(s["ARN"] for s in clients["secretsmanager"].list_secrets()["SecretList"]),
+        "stacks": [s["StackName"] for s in clients["cloudformation"].list_stacks()["StackSummaries"]],
+    }
+
+
+def _unbuildable(config, account):
+    """Sections a local cluster cannot honour, as ParallelCluster's schema and validators accept them."""
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=account["endpoint"], aws_access_key_id="testing",
+                      aws_secret_access_key="testing")
+    for key in ("setup.sh", "slurm.conf"):
+        s3.put_object(Bucket=account["bucket"], Key=key, Body=b"# empty\n")
+    config["LoginNodes"] = {"Pools": [{"Name": "login", "InstanceType": "t3.small", "Count": 1,
+                                       "Networking": {"SubnetIds": [account["public"]]}}]}
+    config["HeadNode"]["CustomActions"] = {"OnNodeStart": {"Script": "s3://%s/setup.sh" % account["bucket"]}}
+    _queue(config)["CustomActions"] = {"OnNodeConfigured": {"Script": "s3://%s/setup.sh" % account["bucket"]}}
+    config["Scheduling"]["SlurmSettings"]["CustomSlurmSettingsIncludeFile"] = "s3://%s/slurm.conf" % account["bucket"]
+
+
+@pytest.fixture
+def dns_hostnames(env):
+    """DNS host names on in the account's VPC, as ParallelCluster's SubnetsValidator wants them with login
+    nodes (the vpc role turns them on); off again afterwards, as the other cases expect."""
+    ec2 = env["ec2"]
+    vpc = ec2.describe_subnets(SubnetIds=[env["public"]])["Subnets"][0]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    yield
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": False})
+
+
+UNBUILDABLE = ["HeadNode.CustomActions", "Scheduling.SlurmSettings.CustomSlurmSettingsIncludeFile",
+               "Scheduling.SlurmQueues[0].CustomActions", "LoginNodes"]
+
+
+def test_a_refused_section_fails_in_check_mode_and_changes_nothing(run_module, env, paths, dns_hostnames):
+    """Settings that a local cluster cannot honour fail the task in check mode and before a create, each named
+    with the way out, and nothing is created in the emulated account or on this machine."""
+    config = default_in(env)
+    _unbuildable(config, env)
+    before = _emulated_account(env)
+    for check_mode in (True, False):
+        result = run_module("local", copy.deepcopy(config), check_mode=check_mode)
+        assert result["failed"] is True, result
+        assert [item["path"] for item in result.get("refused", [])] == UNBUILDABLE, (result["msg"], result.get("validation_messages"))
+        assert "nothing was changed" in result["msg"] and "provider aws" in result["msg"]
+        for path in UNBUILDABLE:
+            assert "\n- %s: " % path in result["msg"]
+        assert [m for m in result["validation_messages"] if m["level"] == "ERROR"] == []
+        assert _emulated_account(env) == before
+        assert os.listdir(paths.clusters) == []
+        assert not os.path.exists(paths.slurm_etc) and not os.path.exists(paths.run)
+    # provider aws builds them: ParallelCluster's dry run takes the same config.
+    aws = run_module("aws", copy.deepcopy(config))
+    assert not aws.get("failed"), aws.get("msg")
+    assert "refused" not in aws and "without_effect" not in aws
+
+
+def test_parallelclusters_verdict_comes_before_the_local_refusal(run_module, env, dns_hostnames):
+    """A config that ParallelCluster refuses is refused with its messages, as on aws, whatever else it sets."""
+    config = default_in(env)
+    _unbuildable(config, env)
+    missing_key_pair(config, env)
+    result = run_module("local", config)
+    assert result["failed"] is True
+    assert "KeyPairValidator" in result["msg"] and "refused" not in result
+    assert "KeyPairValidator" in [m["type"] for m in result["validation_messages"] if m["level"] == "ERROR"]
+
+
+def test_settings_without_effect_are_returned_and_warned_once(run_module, env):
+    result = run_module("local", default_in(env))
+    assert not result.get("failed"), result.get("msg")
+    paths = [item["path"] for item in result["without_effect"]]
+    assert paths == [
+        "HeadNode.InstanceType", "HeadNode.Networking", "HeadNode.Ssh.KeyName", "HeadNode.Ssh.AllowedIps",
+        "HeadNode.LocalStorage", "Scheduling.SlurmQueues[0].Networking",
+        "Scheduling.SlurmQueues[0].ComputeSettings.LocalStorage", "SharedStorage[0].EbsSettings.Size",
+        "SharedStorage[0].EbsSettings.VolumeType", "SharedStorage[0].EbsSettings.Encrypted",
+        "SharedStorage[1].FsxLustreSettings.StorageCapacity", "SharedStorage[1].FsxLustreSettings.DeploymentType",
+        "Monitoring"]
+    warnings = [w for w in result.get("warnings", []) if "change nothing on a local cluster" in w]
+    assert len(warnings) == 1 and all(path in warnings[0] for path in paths)
+    aws = run_module("aws", default_in(env))
+    assert "without_effect" not in aws
+
+
+@pytest.fixture
+def node_image(tmp_path, monkeypatch):
+    """A local node image in a cache of its own, as the local_image module leaves one (its manifest)."""
+    from ansible_collections.hpc.parallelcluster.plugins.module_utils import node_image_recipe, root_folders
+    from ansible_collections.hpc.parallelcluster.plugins.module_utils.node_image_cache import ImageCache
+
+    cache = ImageCache(str(tmp_path / "images"), trusted=str(tmp_path))
+    image = node_image_recipe.image_id(node_image_recipe.make_recipe())
+    cache.ensure_root()
+    os.makedirs(cache.rootfs(image))
+    root_folders.write_json(cache.path(image), "manifest.json", {
+        "image_id": image, "release": "trixie", "debian": "13", "arch": "amd64", "os": "alinux2",
+        "os_user": "ec2-user", "slurm_version": "24.11.5", "created": "2026-11-30T00:00:00Z"})
+    monkeypatch.setattr(validators, "ImageCache", lambda: cache)
+    return image
+
+
+def test_a_local_node_image_is_a_custom_ami_the_local_provider_accepts(run_module, env, node_image):
+    """Image.CustomAmi (and a queue's) may name an image of the local_image module: the emulator does not hold
+    it, the local provider answers for it as a custom image of the account."""
+    config = default_in(env)
+    config["Image"]["CustomAmi"] = node_image
+    _queue(config)["Image"] = {"CustomAmi": node_image}
+    result = run_module("local", copy.deepcopy(config))
+    assert not result.get("failed"), result.get("msg")
+    assert [m for m in result["validation_messages"] if m["level"] != "INFO"] == []
+    assert "local node images" in [a["type"] for a in result["locally_answered"]]
+    assert {"Image.CustomAmi", "Scheduling.SlurmQueues[0].Image.CustomAmi"} <= {
+        item["path"] for item in result["without_effect"]}
+    # An ami- id that is neither a node image nor in the account is refused, as ParallelCluster refuses it.
+    config["Image"]["CustomAmi"] = "ami-0123456789abcdef0"
+    for provider in ("local", "aws"):
+        refused = run_module(provider, copy.deepcopy(config))
+        assert refused["failed"] is True
+        assert "The image id '[ami-0123456789abcdef0]' does not exist" in refused["msg"], (provider, refused["msg"])

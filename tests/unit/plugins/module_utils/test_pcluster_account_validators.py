@@ -2,6 +2,8 @@
 answers, the suppressions, and how refusals and region conflicts reach the module. The same code
 against a real emulator is tests/unit/plugins/test_pcluster_cluster_verdicts_emulator.py."""
 
+import os
+
 import pytest
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import cluster_backend as cb
@@ -45,6 +47,45 @@ def test_the_table_answers_pclusters_image_look_ups(monkeypatch):
     with pytest.raises(AWSClientError, match="Cannot find official ParallelCluster AMI"):
         client.get_official_image_id("rocky9", "x86_64")  # ParallelCluster publishes none
     assert client.describe_placement_group("hpc-pg")["PlacementGroups"][0]["GroupName"] == "hpc-pg"
+
+
+def _node_image_cache(tmp_path, mode=0o700):
+    from ansible_collections.hpc.parallelcluster.plugins.module_utils import root_folders
+    from ansible_collections.hpc.parallelcluster.plugins.module_utils.node_image_cache import ImageCache
+
+    cache = ImageCache(str(tmp_path / "images"), trusted=str(tmp_path))
+    cache.ensure_root()
+    image = "ami-0123456789abcdef0"
+    os.makedirs(cache.rootfs(image))
+    root_folders.write_json(cache.path(image), "manifest.json", {
+        "image_id": image, "release": "bookworm", "debian": "12", "arch": "arm64", "os": "ubuntu2204",
+        "slurm_version": "22.05.8", "created": "2026-11-30T00:00:00Z"})
+    os.chmod(cache.root, mode)
+    return cache, image
+
+
+def test_local_node_images_are_answered_by_id_as_pcluster_built_custom_images(tmp_path, monkeypatch):
+    from pcluster.utils import get_installed_version
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    cache, image = _node_image_cache(tmp_path)
+    images = validators.node_images(cache)
+    client = validators._LocalAnswersEc2(validators.official_images(), images)
+    info = client.describe_image(image)
+    assert info.architecture == "arm64" and info.device_name == "/dev/sda1" and info.volume_size == 40
+    assert {t["Key"]: t["Value"] for t in info.tags} == {
+        "parallelcluster:os": "ubuntu2204", "parallelcluster:version": get_installed_version(),
+        "parallelcluster:build_status": "available"}
+    assert [i.id for i in client.describe_images([image], None, None)] == [image]
+    # Found by id only: never taken for an official image.
+    assert client.get_official_image_id("ubuntu2204", "arm64") != image
+
+
+def test_a_node_image_cache_that_others_may_write_is_not_read(tmp_path):
+    """Its manifests could be anyone's: no image is answered from it (a CustomAmi naming one is then refused
+    as the emulator refuses an unknown image)."""
+    cache, dummy = _node_image_cache(tmp_path, mode=0o777)
+    assert validators.node_images(cache) == []
 
 
 @pytest.mark.parametrize("arn, known", [

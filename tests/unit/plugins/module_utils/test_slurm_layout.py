@@ -346,6 +346,31 @@ def test_custom_settings_at_every_level():
     assert main[-2:] == ["MaxJobCount=20000", "NodeName=burst[1-2] CPUs=4 State=FUTURE"]
 
 
+def test_job_exclusive_allocation_as_the_cookbook_writes_it():
+    """The cookbook's test_generate_slurm_config_with_job_exc_alloc: three queues with JobExclusiveAllocation
+    true, false and unset; only the first partition gets OverSubscribe=EXCLUSIVE, after Default=YES and
+    before the queue's CustomSlurmSettings (config_renderer.QueueRenderer._render_partition)."""
+    config = recipe()
+    cr = {"Name": "cr-1", "InstanceType": "t2.micro", "MinCount": 0, "MaxCount": 10}
+    config["Scheduling"]["SlurmQueues"] = [
+        dict(queue("jls-enabled", dict(cr)), JobExclusiveAllocation=True, CustomSlurmSettings={"GraceTime": 15}),
+        dict(queue("jls-disabled", dict(cr)), JobExclusiveAllocation=False),
+        queue("jls-default", dict(cr)),
+    ]
+    files = render(config)
+    partition = "pcluster/slurm_parallelcluster_%s_partition.conf"
+    assert lines(files[partition % "jls-enabled"], "PartitionName=") == [
+        "PartitionName=jls-enabled Nodes=jls-enabled_nodes MaxTime=INFINITE State=UP Default=YES "
+        "OverSubscribe=EXCLUSIVE GraceTime=15"]
+    for name in ("jls-disabled", "jls-default"):
+        assert lines(files[partition % name], "PartitionName=") == [
+            "PartitionName=%s Nodes=%s_nodes MaxTime=INFINITE State=UP" % (name, name)]
+    # A queue that is not the first one keeps the option too.
+    config["Scheduling"]["SlurmQueues"][1]["JobExclusiveAllocation"] = True
+    assert lines(render(config)[partition % "jls-disabled"], "PartitionName=") == [
+        "PartitionName=jls-disabled Nodes=jls-disabled_nodes MaxTime=INFINITE State=UP OverSubscribe=EXCLUSIVE"]
+
+
 # ------------------------------------------------------------------ determinism and errors
 
 
