@@ -25,7 +25,8 @@ trap cleanup EXIT
 in_netns() { nsenter --net="/run/netns/$netns" "$@"; }
 
 live_netns_up "$netns"
-export LIVE_MIN_JOB_AGE=${LIVE_MIN_JOB_AGE:-4}
+# MinJobAge 2 s: the lowest value slurm.conf(5) recommends; jobs are purged 2 s to a minute after their end.
+export LIVE_MIN_JOB_AGE=2
 in_netns bash -c "source '$here/live_slurm.sh'; live_slurm_up '$slurm_dir'"
 
 rest=false
