@@ -9,8 +9,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from slurm_fakes import (
     CONFIG_WITH_ACCOUNTING,
@@ -21,6 +19,7 @@ from slurm_fakes import (
     sample,
 )
 from slurmrestd_fake import GOOD_TOKEN
+from test_slurm_job import run_module
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.job_keys import KeyStore
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_cli import (
@@ -42,28 +41,13 @@ SQUEUE_FORGOTTEN = answer("squeue_forgotten")
 SACCT = answer("sacct_no_dbd")
 
 
-def run_module(module, args, runner, capsys, monkeypatch):
-    warned = []
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, cmd, **kw: runner(cmd, **kw))
-    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning, **kw: warned.append(warning))
-    args = dict(args, _ansible_no_log=True)
-    if module is slurm_job:
-        args.setdefault("poll_interval", 0.01)
-        args.setdefault("max_poll_interval", 0.01)
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            module.main()
-    out = json.loads(capsys.readouterr().out)
-    out["_warnings"] = warned
-    return out
-
-
 @pytest.fixture
 def run(capsys, monkeypatch, tmp_path):
     def go(args, runner, module=slurm_job):
         if module is slurm_job:
             args = dict(args)
             args.setdefault("key_store", str(tmp_path / "keys" / "store.json"))
+            args.setdefault("max_poll_interval", 0.01)
         return run_module(module, args, runner, capsys, monkeypatch)
     return go
 
@@ -163,8 +147,8 @@ def test_check_mode_with_a_forgotten_key_fails_the_same_and_records_nothing(run,
     KeyStore(str(store)).remember("cli:noacct", "done key", "2")
     before = store.read_text()
     runner = cli(squeue=(0, "", ""))
-    out = run_module(slurm_job, {"wrap": "true", "idempotency_key": "done key", "key_store": str(store),
-                                 "_ansible_check_mode": True}, runner, capsys, monkeypatch)
+    out = run_module(slurm_job, {"wrap": "true", "idempotency_key": "done key", "key_store": str(store)},
+                     runner, capsys, monkeypatch, check_mode=True)
     assert out["failed"] is True and "was used for job 2" in out["msg"]
     assert store.read_text() == before
 
