@@ -5,6 +5,8 @@ while accounting still shows it running."""
 
 import json
 import os
+import subprocess
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -366,3 +368,30 @@ def test_rest_wait_for_a_job_slurmctld_forgot_says_why(run, replay):
     out = run(rest_args(server, job_id="5", state="completed"), no_commands())
     assert out["failed"] is True and "job 5 cannot be reported" in out["msg"]
     assert not any(p.startswith("/slurmdb/") for _m, p in server.paths)
+
+
+def test_key_store_planted_by_another_user_is_refused_and_its_target_untouched(run, tmp_path):
+    """The attack run as an unprivileged user (nobody): a key_store folder of theirs holding a link
+    to a file of root's. The module (root here) neither reads through it nor writes the target."""
+    assert os.geteuid() == 0, "this test runs the planting user's part as nobody through runuser"
+    base = tempfile.mkdtemp(prefix="hpc-keystore-attack-")
+    try:
+        os.chmod(base, 0o755)
+        victim = os.path.join(base, "root-only")
+        with open(victim, "w") as handle:
+            handle.write("root's own\n")
+        os.chmod(victim, 0o600)
+        folder = os.path.join(base, "keys")
+        os.chmod(base, 0o777)
+        plant = "mkdir -m 0700 %s && ln -s %s %s/store.json" % (folder, victim, folder)
+        subprocess.run(["runuser", "-u", "nobody", "--", "sh", "-c", plant], check=True)
+        os.chmod(base, 0o755)
+        assert os.stat(folder).st_uid != 0
+        runner = cli(squeue=(0, "", ""), sbatch=(0, "7\n", ""), scontrol=(0, RUNNING, ""))
+        out = run({"wrap": "true", "idempotency_key": "k", "key_store": os.path.join(folder, "store.json")}, runner)
+        assert out["failed"] is True and out["parameters"] == ["key_store"] and "must belong to uid 0" in out["msg"]
+        assert runner.commands("sbatch") == []
+        with open(victim) as handle:
+            assert handle.read() == "root's own\n"
+    finally:
+        subprocess.run(["rm", "-rf", base], check=True)
