@@ -48,9 +48,9 @@ def _check_folder(folder):
         raise KeyStoreError("key_store folder %s is not a directory (a symbolic link or a file); remove it or "
                             "give key_store another path" % folder)
     if info.st_uid != euid or info.st_mode & 0o022:
+        mode = stat.S_IMODE(info.st_mode)
         raise KeyStoreError("key_store folder %s must belong to uid %d and be writable by it alone (it is uid %d, "
-                            "mode %o); fix it or give key_store another path" % (folder, euid, info.st_uid,
-                                                                                  stat.S_IMODE(info.st_mode)))
+                            "mode %o); fix it or give key_store another path" % (folder, euid, info.st_uid, mode))
 
 
 class KeyStore:

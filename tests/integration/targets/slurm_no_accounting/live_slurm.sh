@@ -94,12 +94,12 @@ CONF
 }
 
 _live_stop_pidfile() {
-  local file=$1 pid i
+  local file=$1 pid _
   [ -f "$file" ] || return 0
   pid=$(cat "$file")
   if [ -n "$pid" ] && kill -0 "$pid" 2> /dev/null; then
     kill "$pid" 2> /dev/null || true
-    for i in $(seq 1 40); do kill -0 "$pid" 2> /dev/null || break; sleep 0.25; done
+    for _ in $(seq 1 40); do kill -0 "$pid" 2> /dev/null || break; sleep 0.25; done
     kill -9 "$pid" 2> /dev/null || true
   fi
 }

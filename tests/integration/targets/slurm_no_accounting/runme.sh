@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154  # here, work and venv come from target_lib.sh
 # slurm_job and slurm_job_info against a real Slurm without slurmdbd (AccountingStorageType=
 # accounting_storage/none), started from the host's Debian packages in a network namespace of this
 # run's own: munged with its own key and socket, slurmctld, one slurmd and (when installed)

@@ -100,8 +100,8 @@ def test_key_of_a_job_that_ended_a_moment_ago_is_found_in_slurmctld(run):
 
 
 def test_key_of_a_running_job_is_found_and_waited_for(run):
-    runner = cli(squeue=(0, QUEUE, ""), scontrol=[(0, RUNNING, ""), (0, RUNNING.replace("JobState=RUNNING",
-                                                                                         "JobState=COMPLETED"), "")])
+    ended = RUNNING.replace("JobState=RUNNING", "JobState=COMPLETED")
+    runner = cli(squeue=(0, QUEUE, ""), scontrol=[(0, RUNNING, ""), (0, ended, "")])
     out = run({"wrap": "sleep 60", "idempotency_key": "run key", "state": "completed"}, runner)
     assert out["changed"] is False and out["job_id"] == "1" and out["state"] == "COMPLETED"
     assert runner.commands("sacct") == []
