@@ -86,7 +86,7 @@ CONF
     SLURM_JWT=daemon setsid slurmrestd -a rest_auth/jwt -s openapi/v0.0.38 -u nobody -g nogroup \
       "127.0.0.1:$LIVE_REST_PORT" > "$dir/log/slurmrestd.log" 2>&1 < /dev/null &
     echo $! > "$dir/slurmrestd.pid"
-    for i in $(seq 1 40); do
+    for _ in $(seq 1 40); do
       curl -fs -o /dev/null "http://127.0.0.1:$LIVE_REST_PORT/openapi/v3" && break
       sleep 0.25
     done
