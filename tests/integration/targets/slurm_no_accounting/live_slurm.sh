@@ -73,8 +73,8 @@ CONF
   export SLURM_CONF=$dir/slurm.conf
   slurmctld -i
   slurmd -N noacct1
-  local i
-  for i in $(seq 1 60); do
+  local _
+  for _ in $(seq 1 60); do
     if sinfo --noheader --format=%T 2>/dev/null | grep -qx idle; then break; fi
     sleep 0.5
   done
@@ -87,7 +87,8 @@ CONF
       "127.0.0.1:$LIVE_REST_PORT" > "$dir/log/slurmrestd.log" 2>&1 < /dev/null &
     echo $! > "$dir/slurmrestd.pid"
     for _ in $(seq 1 40); do
-      curl -fs -o /dev/null "http://127.0.0.1:$LIVE_REST_PORT/openapi/v3" && break
+      # Up once it answers at all (401 without a token).
+      [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$LIVE_REST_PORT/openapi/v3")" != 000 ] && break
       sleep 0.25
     done
   fi
