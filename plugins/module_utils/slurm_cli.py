@@ -57,6 +57,12 @@ SCONTROL_JOB_KEYS = frozenset((
 _SCONTROL_SPLIT = re.compile(r" (?=([A-Za-z][A-Za-z0-9_:/]*)=)")
 
 
+# AccountingStorageType of a cluster without slurmdbd (slurm.conf's default).
+NO_ACCOUNTING = "accounting_storage/none"
+# What sacct prints (rc 1) on such a cluster, in 22.05 and 24.11 alike.
+SACCT_DISABLED = "accounting storage is disabled"
+
+
 class SlurmError(Exception):
     """A Slurm command failed; carries the command, its exit status and Slurm's own stderr."""
 
@@ -76,6 +82,27 @@ class SlurmError(Exception):
             if line:
                 lines.append(line)
         return " ".join(lines) or (self.stdout or "").strip()
+
+
+class AccountingDisabled(SlurmError):
+    """The cluster keeps no accounting (no slurmdbd): sacct or slurmdbd's REST API cannot answer."""
+
+
+def parse_config(stdout):
+    """``scontrol show config`` as a dict: one ``Key = value`` per line (the header line and the
+    plugin sections' lines without " = " are skipped)."""
+    config = {}
+    for line in (stdout or "").split("\n"):
+        key, sep, value = line.partition(" = ")
+        if sep and key.strip() and " " not in key.strip():
+            config.setdefault(key.strip(), value.strip())
+    return config
+
+
+def accounting_in(config):
+    """Whether a cluster with this ``scontrol show config`` keeps accounting (a storage other than none)."""
+    storage = (config.get("AccountingStorageType") or "").strip()
+    return bool(storage) and storage != NO_ACCOUNTING and storage != "(null)"
 
 
 def parse_submit(stdout):
@@ -173,6 +200,7 @@ class SlurmCLI:
         self._run_command = run_command
         self.slurm_conf = slurm_conf or os.environ.get("SLURM_CONF") or DEFAULT_SLURM_CONF
         self.bin_dir = bin_dir
+        self._config = None
 
     def _bin(self, name):
         return os.path.join(self.bin_dir, name) if self.bin_dir else name
@@ -260,6 +288,28 @@ class SlurmCLI:
         lines = output_lines(out, lambda line, _before: not line.startswith("JobId="))
         return [parse_oneliner(line) for line in lines]
 
+    def config(self):
+        """slurmctld's running configuration (``scontrol show config``, LC_ALL=C), read once."""
+        if self._config is None:
+            _rc, out, _err = self.run(["scontrol", "show", "config"], env={"LC_ALL": "C"})
+            self._config = parse_config(out)
+            if "AccountingStorageType" not in self._config:
+                raise SlurmError("scontrol show config printed no AccountingStorageType: %r" % out[:200],
+                                 stdout=out)
+        return self._config
+
+    def has_accounting(self):
+        """Whether the cluster keeps accounting (slurmctld's AccountingStorageType is not none)."""
+        return accounting_in(self.config())
+
+    def cluster_id(self):
+        """What tells this cluster from another one to a record kept on the host (ClusterName)."""
+        return "cli:%s" % self.config().get("ClusterName", "")
+
+    def min_job_age(self):
+        """slurmctld's MinJobAge as printed ('300 sec'), or None when unknown."""
+        return self.config().get("MinJobAge")
+
     # sacct -------------------------------------------------------------------------------------
 
     def accounting(self, job_ids=None, user=None, all_users=False, starttime=None, fields=ACCOUNTING_FIELDS):
@@ -274,7 +324,10 @@ class SlurmCLI:
             args.append("--allusers")
         if starttime:
             args.append("--starttime=" + starttime)
-        _rc, out, _err = self.run(args)
+        rc, out, err = self.run(args, check=False)
+        if rc != 0:
+            cls = AccountingDisabled if SACCT_DISABLED in (err or "").lower() else SlurmError
+            raise cls("sacct failed (rc=%s): %s" % (rc, (err or out).strip()), cmd=args, rc=rc, stdout=out, stderr=err)
         return parse_delimited(out, fields)
 
     # scancel -----------------------------------------------------------------------------------

@@ -2,7 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """One job's report (state, exit code, nodes, elapsed, output paths and tail, array tasks) and job
 searches, from the controller while it remembers the job and from accounting afterwards. Shared by
-slurm_job and slurm_job_info so both return the same shape."""
+slurm_job and slurm_job_info so both return the same shape.
+
+slurmctld is asked first and wins: it knows a job that ended a moment ago before slurmdbd records
+the end, and it is all there is on a cluster without accounting (asked once per run, see
+``JobFinder.accounting``), where a job is gone once slurmctld forgets it (MinJobAge after its end)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -225,18 +229,38 @@ def _elapsed_seconds(text):
 
 
 class JobFinder:
-    """Reports and searches over one SlurmCLI."""
+    """Reports and searches over one SlurmCLI (or SlurmREST)."""
 
     def __init__(self, cli):
         self.cli = cli
         # Why an output tail was left empty, for the module to show as warnings.
         self.warnings = []
+        self._accounting = None
+
+    @property
+    def accounting(self):
+        """Whether the cluster keeps accounting (asked once: slurmctld's AccountingStorageType, or the
+        slurmdbd API slurmrestd offers)."""
+        if self._accounting is None:
+            self._accounting = bool(self.cli.has_accounting())
+        return self._accounting
+
+    def forgotten(self, what):
+        """Why ``what`` (a job, a key) cannot be found on a cluster without accounting, for messages."""
+        age = self.cli.min_job_age()
+        return ("%s is not known to slurmctld, which keeps an ended job only for MinJobAge (%s) after its end, "
+                "and the cluster keeps no accounting (no Scheduling.SlurmSettings.Database or ExternalSlurmdbd, "
+                "AccountingStorageType=accounting_storage/none) to look it up in"
+                % (what, age or "300 sec by default"))
 
     def tasks(self, job_id):
-        """Task records of one job: the controller's view while it has one, accounting's after."""
+        """Task records of one job: the controller's view while it has one, accounting's after (when
+        the cluster keeps accounting; [] otherwise)."""
         records = self.cli.show_job(job_id)
         if records:
             return [_task_from_scontrol(r) for r in records]
+        if not self.accounting:
+            return []
         tasks = [_task_from_sacct(r) for r in self.cli.accounting(job_ids=[job_id])]
         return [t for t in tasks if (t["array_job_id"] or t["job_id"]) == str(job_id)]
 
@@ -247,18 +271,24 @@ class JobFinder:
         return summarize(job_id, tasks, tail_lines, output, error, warn=self.warnings.append)
 
     def search(self, user=None, name=None, states=None, idempotency_key=None, job_ids=None, history=True):
-        """Job ids (newest first) matching every given filter, from the queue and from accounting."""
+        """Job ids (newest first) matching every given filter, from slurmctld (the queue, with the
+        jobs that ended less than MinJobAge ago) and, with ``history`` on a cluster that keeps
+        accounting, from accounting. A job slurmctld still holds is judged on slurmctld's record
+        alone: accounting may still show it pending or running for a moment after it ended."""
         found = {}
+        held = set()
         for row in self.cli.queue(user=user, job_ids=job_ids):
             task = _task_from_queue(row)
             top = task["array_job_id"] or task["job_id"] or row["job_id"].split("_", 1)[0]
+            held.add(top)
             if self._matches(task, name, states, idempotency_key):
                 found.setdefault(top, task["state"])
-        if history:
+        if history and self.accounting:
             for row in self.cli.accounting(job_ids=job_ids, user=user, all_users=not user, starttime=HISTORY_START):
                 task = _task_from_sacct(row)
                 top = task["array_job_id"] or task["job_id"]
-                if top not in found and self._matches(task, name, states, idempotency_key, accounting=True):
+                if top not in held and top not in found and self._matches(task, name, states, idempotency_key,
+                                                                          accounting=True):
                     found[top] = task["state"]
         return sorted(found, key=lambda j: int(j) if j.isdigit() else 0, reverse=True)
 

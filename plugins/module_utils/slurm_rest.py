@@ -29,7 +29,7 @@ from ansible.module_utils.six.moves.urllib.parse import quote, urlencode
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.owned_files import open_owned, read_at_most
-from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_cli import SlurmError
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_cli import AccountingDisabled, SlurmError
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_rest_shapes import (
     KNOWN_VERSIONS,
     data_parser_era,
@@ -273,6 +273,9 @@ class SlurmREST:
             raise RestError("rest_user is required: the token carries no user name", kind="no_token", url=self.url)
         self._version = version
         self.offered = []
+        # API versions whose slurmdbd paths (/slurmdb/v.../) the server's OpenAPI document lists.
+        self.offered_db = None
+        self._accounting = None
 
     # HTTP -----------------------------------------------------------------------------------
 
@@ -340,10 +343,13 @@ class SlurmREST:
         if status == 401:
             self.call("GET", "/openapi/v3")  # raises the no-token error
         offered = set()
+        offered_db = set()
         for path in (payload.get("paths") or {}):
-            match = re.match(r"^/slurm/v(\d+\.\d+\.\d+)/", path)
+            match = re.match(r"^/slurm(db)?/v(\d+\.\d+\.\d+)/", path)
             if match:
-                offered.add(match.group(1))
+                (offered_db if match.group(1) else offered).add(match.group(2))
+        if status == 200 and offered:
+            self.offered_db = offered_db
         if status != 200 or not offered:
             # Older servers without the document: ask each known version's ping.
             for version in KNOWN_VERSIONS:
@@ -382,6 +388,29 @@ class SlurmREST:
                             % (self.user, self.url, status, text), kind="auth", status=status, errors=errors,
                             url=self.url)
         return payload
+
+    def has_accounting(self):
+        """Whether accounting can be asked through this slurmrestd: its OpenAPI document lists the
+        slurmdbd paths of the version in use. A cluster without slurmdbd runs slurmrestd with the
+        slurmctld plugin only (the slurmdbd one refuses to start there), so they are absent. A
+        server without the document is asked once: HTTP 404 on the version's slurmdbd diag path."""
+        if self._accounting is None:
+            version = self.version
+            if self.offered_db is not None:
+                self._accounting = version in self.offered_db
+            else:
+                status, _payload = self.request("GET", "/slurmdb/v%s/diag" % version)
+                self._accounting = status != 404
+        return self._accounting
+
+    def cluster_id(self):
+        """What tells this cluster from another one to a record kept on the host (the endpoint)."""
+        return "rest:%s" % self.url
+
+    @staticmethod
+    def min_job_age():
+        """slurmctld's MinJobAge: not in the REST API this module uses."""
+        return None
 
     def _p(self, path):
         return "/slurm/v%s%s" % (self.version, path)
@@ -442,6 +471,9 @@ class SlurmREST:
         return rows
 
     def accounting(self, job_ids=None, user=None, all_users=False, starttime=None, fields=None):
+        if not self.has_accounting():
+            raise AccountingDisabled("slurmrestd at %s serves no slurmdbd API (the cluster keeps no accounting)"
+                                     % self.url, cmd=self.url)
         if job_ids and len(job_ids) == 1:
             payload = self.call("GET", self._db("/job/%s" % quote(str(job_ids[0]), safe="")), missing_ok=True) or {}
         else:

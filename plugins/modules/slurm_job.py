@@ -147,10 +147,28 @@ options:
   idempotency_key:
     description:
       - Stored in the job's comment as C(hpc.parallelcluster:idempotency_key=<key>). When a job of
-        the current user carries the same key and is pending, running or completed (searched in the
-        queue and in the last 30 days of accounting), that job is returned with C(changed=false)
-        instead of a new submission. A failed or cancelled job is submitted again.
+        the current user carries the same key and is pending, running or completed (searched in
+        slurmctld, which also holds jobs that ended less than C(MinJobAge) ago, and in the last 30
+        days of accounting), that job is returned with C(changed=false) instead of a new submission.
+        A failed or cancelled job is submitted again.
+      - "On a cluster without accounting (no C(Scheduling.SlurmSettings.Database) or
+        C(ExternalSlurmdbd): C(AccountingStorageType=accounting_storage/none), as found in
+        C(scontrol show config), or a slurmrestd without the slurmdbd API) only slurmctld can be
+        searched, and it forgets a job C(MinJobAge) (300 s by default) after its end. The module
+        then records each key it submits in O(key_store); a key recorded there whose job slurmctld
+        no longer holds fails the task, naming the job and the key, and nothing is submitted:
+        whether that job completed cannot be checked any more. Give a new key to submit again."
     type: str
+  key_store:
+    description:
+      - File in which the keys submitted on clusters without accounting are recorded (see
+        O(idempotency_key)), on the host that runs the module, per cluster (its C(ClusterName), or
+        O(rest_url) with O(backend=rest)).
+      - Defaults to C(.ansible/hpc.parallelcluster/slurm_job_keys.json) in the home directory of
+        the account running the module. Its folder must belong to that account and be writable by it
+        alone; the file is written with mode C(0600) and never read through a symbolic link.
+      - Not used on a cluster that keeps accounting.
+    type: path
   wait_timeout:
     description: Seconds to wait for the job to end with O(state=completed), or to leave the queue after a cancel.
     type: int
@@ -227,6 +245,12 @@ notes:
     way the module fails with the parameter to fix.
   - The accounting database stores double quotes in job names and comments as backticks; names are
     shown exactly as given while the controller still knows the job.
+  - Jobs are looked up in slurmctld first, then in accounting, once per run the module asks whether
+    the cluster keeps accounting. A job that ended a moment ago is reported from slurmctld's record,
+    even while accounting (slurmdbd lags by a few seconds) still shows it pending or running.
+  - Without accounting, a job is known only until slurmctld forgets it, C(MinJobAge) after its end.
+    O(state=completed) fails, saying so, when the job left slurmctld between two status checks
+    (keep O(max_poll_interval) below C(MinJobAge)); O(job_id) of such a job fails the same way.
 seealso:
   - module: hpc.parallelcluster.slurm_job_info
 """
@@ -367,10 +391,12 @@ cmd:
 
 import os
 import pwd
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.job_input_checks import job_input_problems
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.job_keys import KeyStore, KeyStoreError, default_path
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.sbatch_options import (
     blame,
     build_options,
@@ -426,6 +452,7 @@ ARGUMENT_SPEC = dict(
     rest_user=dict(type="str"),
     rest_timeout=dict(type="int", default=30),
     validate_certs=dict(type="bool", default=True),
+    key_store=dict(type="path", no_log=False),
 )
 
 
@@ -459,11 +486,14 @@ class SlurmJob:
         return result
 
     def wait_until_ended(self, job_id, on_pending=None):
-        """Poll with backoff until every task of the job is in a terminal state."""
+        """Poll with backoff until every task of the job is in a terminal state, or (without
+        accounting) until slurmctld no longer holds it: it forgets only ended jobs."""
         def ended():
             tasks = self.finder.tasks(job_id)
             if on_pending:
                 on_pending(tasks)
+            if not tasks and not self.finder.accounting:
+                return True, tasks
             return bool(tasks) and all(t["state"] in TERMINAL_STATES for t in tasks), tasks
 
         try:
@@ -485,6 +515,8 @@ class SlurmJob:
                                           states=REUSABLE_STATES)
             if existing:
                 return self.finish(existing[0], changed=False)
+            if not self.finder.accounting:
+                self.check_key_not_forgotten(p["idempotency_key"])
         options = build_options(p)
         try:
             env = job_environment(p["env"])
@@ -501,8 +533,37 @@ class SlurmJob:
             if getattr(exc, "kind", "slurm") != "slurm":
                 raise  # a REST transport or authentication failure, not Slurm refusing the job
             self.refused(exc.slurm_message, exc)
+        if p["idempotency_key"] and not self.finder.accounting:
+            try:
+                self.key_store().remember(self.cli.cluster_id(), p["idempotency_key"], job_id)
+            except (KeyStoreError, IOError, OSError) as exc:
+                self.module.warn("job %s was submitted, but its idempotency_key could not be recorded: %s"
+                                 % (job_id, exc))
         self.check_runnable(job_id, self.finder.tasks(job_id), options, env, cwd)
         return self.finish(job_id, changed=True, cmd=cmd, options=options, env=env, cwd=cwd)
+
+    def key_store(self):
+        return KeyStore(self.p["key_store"] or default_path())
+
+    def check_key_not_forgotten(self, key):
+        """Without accounting: fail when ``key`` was submitted here before and slurmctld no longer holds
+        any job with it (a failed or cancelled one it still holds is submitted again, as documented)."""
+        if self.finder.search(user=self.user, idempotency_key=key):
+            return
+        store = self.key_store()
+        try:
+            record = store.lookup(self.cli.cluster_id(), key)
+        except KeyStoreError as exc:
+            self.module.fail_json(msg="invalid parameters, nothing was submitted: %s" % exc, parameters=["key_store"])
+        if record is None:
+            return
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(record.get("submitted") or 0))
+        self.module.fail_json(
+            msg="idempotency_key %r was used for job %s, submitted at %s (recorded in %s); %s. Nothing was "
+                "submitted: whether that job completed cannot be checked any more. Give a new idempotency_key "
+                "to submit again." % (key, record.get("job_id"), when, store.path,
+                                      self.finder.forgotten("that job")),
+            job_id=record.get("job_id"), idempotency_key=key, accounting=False)
 
     def _source_args(self):
         if self.p["wrap"] is not None:
@@ -545,7 +606,7 @@ class SlurmJob:
             self.wait_until_ended(job_id, on_pending=guard)
         result = self.report(job_id)
         if result is None:
-            self.module.fail_json(msg="job %s is unknown to Slurm" % job_id, job_id=job_id)
+            self.unknown(job_id)
         result.pop("finished", None)
         if cmd:
             result["cmd"] = cmd
@@ -557,6 +618,12 @@ class SlurmJob:
                                   changed=changed, **result)
         self.module.exit_json(changed=changed, **result)
 
+    def unknown(self, job_id):
+        if self.finder.accounting:
+            self.module.fail_json(msg="job %s is unknown to Slurm" % job_id, job_id=job_id)
+        self.module.fail_json(msg="job %s cannot be reported: %s" % (job_id, self.finder.forgotten("it")),
+                              job_id=job_id, accounting=False)
+
     # cancelled ---------------------------------------------------------------------------------
 
     def run_cancel(self):
@@ -564,7 +631,7 @@ class SlurmJob:
         if p["job_id"]:
             result = self.report(p["job_id"])
             if result is None:
-                self.module.fail_json(msg="job %s is unknown to Slurm" % p["job_id"], job_id=p["job_id"])
+                self.unknown(p["job_id"])
             ids = [] if result["finished"] else [p["job_id"]]
         else:
             ids = self.finder.search(user=self.user, name=p["name"], states=LIVE_STATES, history=False)

@@ -48,7 +48,11 @@ options:
     description: The key given to M(hpc.parallelcluster.slurm_job) when the job was submitted.
     type: str
   history:
-    description: Also search accounting (ended jobs the controller has forgotten).
+    description:
+      - Also search accounting (ended jobs the controller has forgotten), when the cluster keeps
+        accounting. On a cluster without it (C(AccountingStorageType=accounting_storage/none) in
+        C(scontrol show config)) only slurmctld is searched, whatever this says, and RV(accounting)
+        is false.
     type: bool
     default: true
   tail_lines:
@@ -57,6 +61,11 @@ options:
     default: 0
 notes:
   - Output paths are known while the controller remembers the job (C(MinJobAge), 300 s by default).
+  - slurmctld is searched first and its record wins for a job it still holds, so a job that ended a
+    moment ago is reported ended even while accounting (slurmdbd lags by a few seconds) still shows
+    it pending or running.
+  - Without accounting, a job that ended more than C(MinJobAge) ago cannot be found at all, by id,
+    name or idempotency key.
   - The accounting database stores double quotes in job names as backticks; a name given with
     double quotes matches such records too.
 seealso:
@@ -77,6 +86,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+accounting:
+  description: Whether the cluster keeps accounting, so that jobs slurmctld has forgotten were searched too.
+  returned: always
+  type: bool
 jobs:
   description: Matching jobs, newest first, with the fields M(hpc.parallelcluster.slurm_job) returns.
   returned: always
@@ -151,6 +164,7 @@ def main():
     try:
         ids = finder.search(user=p["user"], name=p["name"], states=states, idempotency_key=p["idempotency_key"],
                             job_ids=[p["job_id"]] if p["job_id"] else None, history=p["history"])
+        accounting = finder.accounting
         jobs = []
         for job_id in ids:
             report = finder.report(job_id, p["tail_lines"])
@@ -162,7 +176,7 @@ def main():
     # Why a tail was left empty (a link, a FIFO, another user's file): the job's user chose the path.
     for warning in finder.warnings:
         module.warn(warning)
-    module.exit_json(changed=False, jobs=jobs)
+    module.exit_json(changed=False, jobs=jobs, accounting=accounting)
 
 
 if __name__ == "__main__":
