@@ -83,7 +83,7 @@ CONF
     # slurmrestd refuses to run as root; it only needs to read slurm.conf and reach slurmctld.
     chmod 0755 "$dir"
     chmod 0644 "$dir/slurm.conf" "$dir/plugstack.conf"
-    SLURM_JWT=daemon setsid slurmrestd -a rest_auth/jwt -s openapi/v0.0.38 -u nobody -g nogroup \
+    SLURM_JWT=daemon setsid slurmrestd -a rest_auth/jwt -s "$(live_ctld_plugin)" -u nobody -g nogroup \
       "127.0.0.1:$LIVE_REST_PORT" > "$dir/log/slurmrestd.log" 2>&1 < /dev/null &
     echo $! > "$dir/slurmrestd.pid"
     for _ in $(seq 1 40); do
@@ -111,4 +111,13 @@ live_slurm_down() {
   _live_stop_pidfile "$dir/slurmd-noacct1.pid"
   _live_stop_pidfile "$dir/slurmctld.pid"
   _live_stop_pidfile "$dir/munge/munged.pid"
+}
+
+# slurmrestd's slurmctld-only plugin of the installed Slurm: versioned up to 23.02, one name from 23.11.
+live_ctld_plugin() {
+  local version
+  version=$(slurmctld -V | awk '{print $2}')
+  if dpkg --compare-versions "$version" lt 23.02; then echo openapi/v0.0.38
+  elif dpkg --compare-versions "$version" lt 23.11; then echo openapi/v0.0.39
+  else echo openapi/slurmctld; fi
 }

@@ -9,6 +9,15 @@ set -euo pipefail
 source "$(dirname "$0")/../../target_lib.sh"
 source "$here/live_slurm.sh"
 
+# The host's Slurm from Debian's packages (a fresh machine has none before make site installs them).
+missing=()
+for tool in munged slurmctld slurmd scontrol slurmrestd; do command -v "$tool" > /dev/null || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq munge slurmctld slurmd slurm-client \
+    slurmrestd > /dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+    install -y -qq munge slurmctld slurmd slurm-client slurmrestd > /dev/null; }
+fi
+
 netns=hpct-noacct-$$
 slurm_dir=$work/slurm
 # slurmrestd runs as nobody and must reach slurm.conf and the munge socket below $work.
@@ -34,4 +43,5 @@ rest=false
 if [ -s "$slurm_dir/slurmrestd.pid" ]; then rest=true; fi
 SLURM_CONF=$slurm_dir/slurm.conf in_netns "$venv/bin/ansible-playbook" -i localhost, -c local \
   -e "ansible_python_interpreter=$venv/bin/python" -e "test_work_dir=$work" -e "slurm_dir=$slurm_dir" -e "with_rest=$rest" \
+  -e "ctld_plugin=$(live_ctld_plugin)" \
   -e "rest_url=http://127.0.0.1:$LIVE_REST_PORT" "$here/runme.yml"
