@@ -50,16 +50,16 @@ _LOCAL_PATHS = "the local cluster's own path: its head node is this machine"
 _NO_CGROUPS = "the local compute nodes are network namespaces of this machine, without cgroups of their own"
 DIFFERENCES = {
     "StateSaveLocation": _LOCAL_PATHS,
-    "SlurmdSpoolDir": _LOCAL_PATHS + "; one short path per node, bind-mounted in its mount namespace (socket names "
-                      "hold the node name and job id, and a Unix socket path has at most 108 bytes)",
+    "SlurmdSpoolDir": (_LOCAL_PATHS + "; one short path per node, bind-mounted in its mount namespace (socket "
+                       "names hold the node name and job id, and a Unix socket path has at most 108 bytes)"),
     "SlurmctldPidFile": _LOCAL_PATHS,
     "SlurmdPidFile": _LOCAL_PATHS,
     "SlurmctldLogFile": _LOCAL_PATHS,
     "SlurmdLogFile": _LOCAL_PATHS,
     "SuspendProgram": _LOCAL_PATHS,
     "ResumeProgram": _LOCAL_PATHS,
-    "ResumeFailProgram": _LOCAL_PATHS + "; a program of its own that stops the node, as ParallelCluster's "
-                         "slurm_suspend does",
+    "ResumeFailProgram": (_LOCAL_PATHS + "; a program of its own that stops the node, as ParallelCluster's "
+                          "slurm_suspend does"),
     "SwitchType": "left out: switch/none is Slurm's default (no switch plugin)",
     "SlurmctldParameters": "power saving checked every second (power_save_interval=1, power_save_min_interval=0, "
                            "ParallelCluster: 30 s), so local nodes start and stop within a second of Slurm's "

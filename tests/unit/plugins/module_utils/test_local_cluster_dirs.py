@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import local_cluster
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_cluster import LocalClusterBackend
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
 
@@ -12,7 +13,9 @@ pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="chowns directories to 
 
 
 @pytest.fixture
-def backend(tmp_path):
+def backend(tmp_path, monkeypatch):
+    # The slurm account comes with the Slurm packages; a unit test must not need them on the host.
+    monkeypatch.setattr(local_cluster, "_ids", lambda user: (1, 1))
     paths = LocalPaths.under(tmp_path)
     return LocalClusterBackend(run=None, instance_types=None, paths=paths)
 

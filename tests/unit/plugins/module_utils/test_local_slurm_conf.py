@@ -89,7 +89,7 @@ def _settings(text):
     """{key: value} of a slurm.conf text, leaving out comments and include lines."""
     pairs = [line.split("=", 1) for line in text.splitlines()
              if line.strip() and not line.startswith(("#", "include "))]
-    return {key: value for key, value in pairs}
+    return dict(pairs)
 
 
 COOKBOOK_SLURM_CONF = os.path.join(os.path.dirname(__file__), "..", "fixtures", "cookbook", "slurm.conf")
@@ -110,8 +110,9 @@ def test_base_slurm_conf_equals_parallelclusters_but_where_a_listed_difference_s
 
 def test_the_cookbooks_settings_that_change_slurms_behaviour_are_kept():
     ours = _settings(render_slurm_conf("CLUSTER", LocalPaths()))
-    assert {key: ours[key] for key in ("MpiDefault", "EnforcePartLimits", "ReconfigFlags", "KillWait",
-                                        "MessageTimeout", "SchedulerParameters", "BatchStartTimeout")} == {
+    kept = ("MpiDefault", "EnforcePartLimits", "ReconfigFlags", "KillWait", "MessageTimeout",
+            "SchedulerParameters", "BatchStartTimeout")
+    assert {key: ours[key] for key in kept} == {
         "MpiDefault": "none", "EnforcePartLimits": "ALL", "ReconfigFlags": "KeepPartState", "KillWait": "30",
         "MessageTimeout": "60", "SchedulerParameters": "nohold_on_prolog_fail", "BatchStartTimeout": "180"}
 

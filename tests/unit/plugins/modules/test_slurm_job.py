@@ -5,9 +5,8 @@ import json
 import os
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
+from module_runner import run_module
 from slurm_fakes import FakeRunner, sample
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.sbatch_options import (
@@ -27,28 +26,6 @@ RUNNING = QUOTED.replace("JobState=COMPLETED", "JobState=RUNNING")
 # The captured jobs belong to ec2-user (uid 1001); for output files this test writes, the job's
 # user is the one running the tests.
 MINE = "UserId=ec2-user(%d)" % os.getuid()
-
-
-def run_module(module, args, runner, capsys, monkeypatch, check_mode=False):
-    """The module's JSON result; its warnings as plain text under "warnings" (module.warn goes to the
-    controller's display instead of the result when the test process counts as the controller)."""
-    warned = []
-    monkeypatch.setattr(basic.AnsibleModule, "run_command", lambda self, cmd, **kw: runner(cmd, **kw))
-    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning, **kw: warned.append(warning))
-    args = dict(args, _ansible_check_mode=check_mode)
-    # The controller's no_target_syslog, as a module receives it. With syslog on (the default),
-    # Python 3.13's syslog refuses a NUL in any parameter, so AnsibleModule fails before the
-    # module's own checks; these tests are about those checks
-    # (test_nul_with_syslog_on_is_refused_before_anything_runs covers the default).
-    args.setdefault("_ansible_no_log", True)
-    args.setdefault("poll_interval", 0.01) if module is slurm_job else None
-    with patch_module_args(args):
-        with pytest.raises(SystemExit):
-            module.main()
-    out = json.loads(capsys.readouterr().out)
-    if warned:
-        out["warnings"] = warned
-    return out
 
 
 @pytest.fixture
@@ -98,8 +75,12 @@ def test_submitted_passes_every_value_as_one_argument(run, tmp_path):
     assert out["cmd"] == seen["args"]
 
 
-def test_env_reaches_the_job_only_never_the_sbatch_process(run, monkeypatch):
+def test_env_reaches_the_job_only_never_the_sbatch_process(run, monkeypatch, tmp_path):
     monkeypatch.setenv("HPC_TEST_MODULE_VAR", "from the module")
+    # sbatch is looked up on the module's PATH (the job's PATH must not choose it): one is there.
+    (tmp_path / "sbatch").write_text("#!/bin/sh\nexit 1\n")
+    (tmp_path / "sbatch").chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (tmp_path, os.environ.get("PATH", "")))
     sbatch = FakeSbatch()
     runner = FakeRunner(sbatch=sbatch, scontrol=(0, RUNNING, ""))
     env = {"LD_PRELOAD": "/tmp/evil.so", "PATH": "/opt/app/bin:/usr/bin", "SBATCH_PARTITION": "other",
@@ -109,7 +90,7 @@ def test_env_reaches_the_job_only_never_the_sbatch_process(run, monkeypatch):
     seen = sbatch.seen[0]
     # sbatch itself: SLURM_CONF and nothing else, none of the job's variables, not the module's environment.
     assert seen["process_env"] == {"SLURM_CONF": "/opt/slurm/etc/slurm.conf"}
-    assert os.path.isabs(runner.calls[0][0][0])
+    assert runner.calls[0][0][0] == str(tmp_path / "sbatch")
     # The job: the module's environment with env on top, from a private file removed afterwards.
     assert seen["job_env"]["HPC_TEST_MODULE_VAR"] == "from the module"
     assert all(seen["job_env"][k] == (v or "") for k, v in env.items())

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
+from module_runner import run_module
 from slurm_fakes import (
     CONFIG_WITH_ACCOUNTING,
     CONFIG_WITHOUT_ACCOUNTING,
@@ -21,7 +22,6 @@ from slurm_fakes import (
     sample,
 )
 from slurmrestd_fake import GOOD_TOKEN
-from test_slurm_job import run_module
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.job_keys import KeyStore
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_cli import (
