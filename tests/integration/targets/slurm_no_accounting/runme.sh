@@ -35,8 +35,9 @@ trap cleanup EXIT
 in_netns() { nsenter --net="/run/netns/$netns" "$@"; }
 
 live_netns_up "$netns"
-# MinJobAge 2 s: the lowest value slurm.conf(5) recommends; jobs are purged 2 s to a minute after their end.
-export LIVE_MIN_JOB_AGE=2
+# MinJobAge 30 s: jobs are purged 30 s to a minute and a half after their end, long enough for a job
+# that just ended to be found on a loaded machine, short enough to watch slurmctld forget it.
+export LIVE_MIN_JOB_AGE=30
 in_netns bash -c "source '$here/live_slurm.sh'; live_slurm_up '$slurm_dir'"
 
 rest=false
