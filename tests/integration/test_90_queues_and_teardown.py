@@ -70,8 +70,12 @@ def test_teardown_with_half_the_resources_already_gone():
         ec2.delete_key_pair(KeyName=key["KeyName"])
     for nat in ec2.describe_nat_gateways()["NatGateways"]:
         ec2.delete_nat_gateway(NatGatewayId=nat["NatGatewayId"])
+    # Teardown removes the default user with the cluster: where its credentials were is found first.
+    credentials = os.path.join(home_of("ec2-user"), ".aws", "credentials")
+    assert os.path.exists(credentials), "site.yml gave ec2-user the deployment's key pair"
     rc, data = playbook("teardown.yml", *KEEP_EMULATOR)
     assert rc == 0, failed_tasks(data)
+    assert not os.path.exists(credentials)
     # What was left (the cluster, the VPC, its subnets and the EIP) is gone now; the next test checks all of it.
     assert [v for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
     assert ec2.describe_addresses()["Addresses"] == []
@@ -79,16 +83,13 @@ def test_teardown_with_half_the_resources_already_gone():
 
 
 def test_teardown_leaves_nothing_behind_and_is_idempotent():
-    # Teardown removes the default user with the cluster: where its credentials were is found first.
-    credentials = os.path.join(home_of("ec2-user"), ".aws", "credentials")
-    assert os.path.exists(credentials), "site.yml gave ec2-user the deployment's key pair"
     rc, data = playbook("teardown.yml", *KEEP_EMULATOR)
     assert rc == 0, failed_tasks(data)
     assert processes(("slurmctld", "slurmdbd", "slurmd", "mariadbd")) == []
     assert node_namespaces() == []
     assert "hpcbr0" not in run(["ip", "link"]).stdout
     for path in ("/opt/slurm/etc", "/opt/parallelcluster", "/var/lib/hpc-parallelcluster/clusters", "/shared",
-                 "/etc/sudoers.d/hpc-parallelcluster", "/etc/slurm/slurm.conf", credentials):
+                 "/etc/sudoers.d/hpc-parallelcluster", "/etc/slurm/slurm.conf"):
         assert not os.path.exists(path), path
     ec2, s3, cloudwatch = emulator_clients("ec2", "s3", "cloudwatch")
     assert [v for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]] == []
