@@ -20,8 +20,6 @@ def run_module(module, args, runner, capsys, monkeypatch, check_mode=False):
     # module's own checks; these tests are about those checks
     # (test_nul_with_syslog_on_is_refused_before_anything_runs covers the default).
     args.setdefault("_ansible_no_log", True)
-    if module.__name__.endswith(".slurm_job"):
-        args.setdefault("poll_interval", 0.01)
     with patch_module_args(args):
         with pytest.raises(SystemExit):
             module.main()

@@ -30,7 +30,8 @@ MINE = "UserId=ec2-user(%d)" % os.getuid()
 
 @pytest.fixture
 def run(capsys, monkeypatch):
-    return lambda args, runner, **kw: run_module(slurm_job, args, runner, capsys, monkeypatch, **kw)
+    return lambda args, runner, **kw: run_module(slurm_job, dict({"poll_interval": 0.01}, **args), runner, capsys,
+                                                 monkeypatch, **kw)
 
 
 def no_history():

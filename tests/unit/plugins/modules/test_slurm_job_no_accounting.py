@@ -49,6 +49,7 @@ def run(capsys, monkeypatch, tmp_path):
         if module is slurm_job:
             args = dict(args)
             args.setdefault("key_store", str(tmp_path / "keys" / "store.json"))
+            args.setdefault("poll_interval", 0.01)
             args.setdefault("max_poll_interval", 0.01)
         return run_module(module, args, runner, capsys, monkeypatch)
     return go
