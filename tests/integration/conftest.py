@@ -2,7 +2,7 @@
 
 import pytest
 
-from helpers import SITE_ARGS, failed_tasks, playbook, run
+from helpers import SITE_ARGS, cluster_secrets, failed_tasks, playbook, run
 
 
 def _controller_answers():
@@ -21,6 +21,17 @@ def cluster():
         assert rc == 0, failed_tasks(data)
         run(["scontrol", "ping"])
     return True
+
+
+@pytest.fixture(scope="session")
+def site_vvv():
+    """One site.yml run at -vvv (it brings the cluster up if it is not), whose output the secret tests
+    read (test_12: the emulator's secret key; test_60: the password, munge key and private key), and
+    the secrets as they were on disk right after it. -vvv prints every module's arguments and
+    results: one run shows them all."""
+    rc, output = playbook("site.yml", *SITE_ARGS, "-vvv", json_output=False, timeout=2400)
+    assert rc == 0, output[-6000:]
+    return {"output": output, "secrets": cluster_secrets()}
 
 
 ATTACKER = "hpc-attacker"

@@ -14,6 +14,9 @@ EMULATOR_CREDENTIALS = os.path.join(ROOT, "inventories", "local", ".state", "loc
 # The lifecycle tests' cluster is the recipe's with a one-minute idle time (so nodes power down
 # within a test); every site.yml run on it must say so, or the change is an update.
 IDLE_MINUTES = "1"
+KEY_PAIR = os.path.join(ROOT, "inventories", "local", ".state", "hpc-cluster-keypair.pem")
+SLURMDBD_CONF = "/opt/slurm/etc/slurmdbd.conf"
+MUNGE_KEY = "/etc/munge/munge.key"
 SITE_ARGS = ("-e", "hpc_scaledown_idletime=" + IDLE_MINUTES)
 
 
@@ -71,6 +74,24 @@ def playbook(name, *args, json_output=True, timeout=1800):
     except ValueError:
         raise AssertionError("no JSON from ansible-playbook:\n%s\n%s" % (proc.stdout[-5000:], proc.stderr[-5000:]))
     return proc.returncode, data
+
+
+def cluster_secrets():
+    """What must never be printed, as it is on disk now: the accounting database password, the
+    private key's body lines and the munge key (base64 and hex)."""
+    import base64
+
+    with open(KEY_PAIR) as handle:
+        key_lines = [line.strip() for line in handle if line.strip() and not line.startswith("-----")]
+    with open(MUNGE_KEY, "rb") as handle:
+        munge = handle.read()
+    with open(SLURMDBD_CONF) as handle:
+        password = [line.split("=", 1)[1].strip() for line in handle if line.startswith("StoragePass=")][0]
+    secrets = {"db password": password, "munge key (base64)": base64.b64encode(munge).decode()[:40],
+               "munge key (hex)": munge.hex()[:40]}
+    secrets.update(("private key line %d" % i, line) for i, line in enumerate(key_lines[1:-1][:5]))
+    assert len(secrets["db password"]) >= 20 and len(key_lines) > 3
+    return secrets
 
 
 def task_results(data, task_name):

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from helpers import EMULATOR, EMULATOR_CREDENTIALS, SITE_ARGS, emulator_clients, emulator_credentials, playbook, run
+from helpers import EMULATOR, EMULATOR_CREDENTIALS, emulator_clients, emulator_credentials, run
 
 pytestmark = pytest.mark.integration
 
@@ -90,15 +90,13 @@ def _snapshot():
 
 
 @pytest.fixture(scope="module")
-def deployment(cluster):
-    """site.yml run once with -vvv (it restarts an emulator started without the signature check),
-    its output, and the deployment's bucket."""
-    rc, output = playbook("site.yml", *SITE_ARGS, "-vvv", json_output=False, timeout=2400)
-    assert rc == 0, output[-6000:]
+def deployment(site_vvv):
+    """site.yml's run at -vvv (it restarts an emulator started without the signature check), its
+    output, and the deployment's bucket."""
     (s3,) = emulator_clients("s3")
     buckets = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("hpc-data-")]
     assert len(buckets) == 1, buckets
-    return {"output": output, "bucket": buckets[0]}
+    return {"output": site_vvv["output"], "bucket": buckets[0]}
 
 
 @pytest.fixture(scope="module")
