@@ -211,6 +211,33 @@ def test_a_folder_anyone_may_rename_entries_in_is_refused(paths):
     assert os.listdir(made["root_parent"]) == []
 
 
+def test_a_folder_of_a_deleted_user_is_refused_naming_its_uid(paths):
+    """A folder left by an account deleted since (a uid without a name, as a torn-down cluster's default
+    user leaves under /fsx) is another user's: refused with the uid, not a template error."""
+    made, apply = paths
+    folder = made["job_tools_transfer_input_dir"].rstrip("/")
+    uid = next(u for u in range(4242, 5242) if not _has_account(u))
+    os.mkdir(folder, 0o755)
+    os.chown(folder, uid, uid)
+    rc, data = apply()
+    messages = _assert_refused(rc, data, "%s (job_tools_transfer_input_dir) is owned by uid %d, neither root nor %s"
+                               % (folder, uid, OWNER))
+    assert len(messages) == 1, messages
+    assert os.listdir(folder) == []
+    os.rmdir(folder)
+    _converges(apply, made)
+
+
+def _has_account(uid):
+    import pwd
+
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    return True
+
+
 def test_root_takes_over_and_makes_folders_no_other_user_can_reach(paths):
     """A folder root already has (as FSx's import makes) becomes the owner's; a folder missing in a
     root-only folder is made by root; both without a link followed."""
