@@ -10,11 +10,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 VENV_BIN = os.path.join(ROOT, ".venv", "bin")
 SLURM_ENV = {"SLURM_CONF": "/opt/slurm/etc/slurm.conf"}
 EMULATOR = "http://127.0.0.1:5000"
-EMULATOR_CREDENTIALS = os.path.join(ROOT, "inventories", "local", ".state", "local_cloud-5000.credentials")
+STATE_DIR = os.path.join(ROOT, "inventories", "local", ".state")
+EMULATOR_CREDENTIALS = os.path.join(STATE_DIR, "local_cloud-5000.credentials")
 # The lifecycle tests' cluster is the recipe's with a one-minute idle time (so nodes power down
 # within a test); every site.yml run on it must say so, or the change is an update.
 IDLE_MINUTES = "1"
-KEY_PAIR = os.path.join(ROOT, "inventories", "local", ".state", "hpc-cluster-keypair.pem")
+KEY_PAIR = os.path.join(STATE_DIR, "hpc-cluster-keypair.pem")
 SLURMDBD_CONF = "/opt/slurm/etc/slurmdbd.conf"
 MUNGE_KEY = "/etc/munge/munge.key"
 SITE_ARGS = ("-e", "hpc_scaledown_idletime=" + IDLE_MINUTES)

@@ -7,6 +7,7 @@ import pytest
 
 from helpers import (
     ROOT,
+    STATE_DIR,
     changed_tasks,
     emulator_clients,
     failed_tasks,
@@ -107,4 +108,4 @@ def test_teardown_leaves_nothing_behind_and_is_idempotent():
     assert rc == 0, failed_tasks(data)
     assert processes(("moto_server",)) == []
     assert not os.path.exists("/var/lib/hpc-parallelcluster")
-    assert not os.path.exists(os.path.join(ROOT, "inventories", "local", ".state"))
+    assert not os.path.exists(STATE_DIR)
