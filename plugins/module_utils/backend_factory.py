@@ -6,6 +6,7 @@ pcluster_cluster and pcluster_cluster_info talk to a cluster the same way."""
 from __future__ import annotations
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import accounting_database
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.aws_cluster import AwsClusterBackend
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.aws_cluster import apply_environment
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.aws_cluster import aws_environment
@@ -38,8 +39,8 @@ def account_validator(module):
 
 
 def local_backend(module, paths=None):
-    """The local cluster; instance types, S3 and ParallelCluster's validators' account data come from
-    the (emulated) AWS API, clients made on first use. ``paths`` is for tests."""
+    """The local cluster; instance types, S3, the accounting database and ParallelCluster's validators'
+    account data come from the (emulated) AWS API, clients made on first use. ``paths`` is for tests."""
     ec2 = {}
 
     def instance_types(names):
@@ -58,9 +59,20 @@ def local_backend(module, paths=None):
         except is_boto3_error_code("InvalidSubnetID.NotFound"):
             return False
 
+    def secret_exists(arn):
+        try:
+            module.client("secretsmanager").describe_secret(SecretId=arn)
+            return True
+        except is_boto3_error_code("ResourceNotFoundException"):
+            return False
+
+    def database(settings, cluster_name):
+        return accounting_database.resolve(settings, cluster_name, module.client("secretsmanager"), module.client("rds"))
+
     return LocalClusterBackend(run=module.run_command, instance_types=instance_types, s3_client_factory=s3_client,
                                paths=paths, node_network=module.params.get("local_node_network") or "10.253.0.0/22",
-                               warn=module.warn, subnet_exists=subnet_exists, validator=account_validator(module))
+                               warn=module.warn, subnet_exists=subnet_exists, validator=account_validator(module),
+                               database_resolver=database, secret_exists=secret_exists)
 
 
 def cluster_backend(module):

@@ -17,10 +17,10 @@ import ipaddress
 import json
 import os
 import pwd
-import secrets
 import shutil
 import stat
 
+from ansible_collections.hpc.parallelcluster.plugins.module_utils import accounting_database
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import cluster_backend as cb
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import fsx_repository
 from ansible_collections.hpc.parallelcluster.plugins.module_utils import local_power
@@ -34,7 +34,8 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_daemons 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_fleet import Fleet, FleetError
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_records import RecordStore, created_dirs, created_user
-from ansible_collections.hpc.parallelcluster.plugins.module_utils.network_adoption import adopt_new_subnets, subnet_ids
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.network_adoption import (
+    adopt_new_secret, adopt_new_subnets, subnet_ids)
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_conf_include import parse_include
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_conf import (
     PROLOG_NAME,
@@ -44,8 +45,9 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_co
     render_wait_for_nodes_prolog,
 )
 
-# Slurm settings that slurmctld 22.05 takes only at start.
-RESTART_KEYS = ("NodeName=", "PrologSlurmctld=")
+# Slurm settings that slurmctld 22.05 takes only at start (accounting's plugin too: a Database added
+# or removed by an update needs slurmctld restarted).
+RESTART_KEYS = ("NodeName=", "PrologSlurmctld=", "AccountingStorageType=")
 
 REQUIRED_COMMANDS = ("munged", "mariadbd", "mariadb-install-db", "slurmctld", "slurmd", "slurmdbd",
                      "scontrol", "sacctmgr", "ip", "nsenter", "unshare", "sudo", "start-stop-daemon")
@@ -129,8 +131,13 @@ class LocalClusterBackend(cb.ClusterBackend):
     provider = "local"
 
     def __init__(self, run, instance_types, s3_client_factory=None, paths=None, node_network="10.253.0.0/22",
-                 bridge="hpcbr0", db_port=3307, hostname=None, warn=None, subnet_exists=None, validator=None):
+                 bridge="hpcbr0", db_port=3307, hostname=None, warn=None, subnet_exists=None, validator=None,
+                 database_resolver=None, secret_exists=None):
         """``run`` is AnsibleModule.run_command; ``instance_types(names)`` and the S3 client come from the AWS API.
+
+        ``database_resolver(settings, cluster_name)`` checks a config's Database against the AWS API
+        and returns its accounting_database.DatabaseTarget (raising DatabaseError); without one, a
+        config with a Database is refused.
 
         ``validator(name, config, creating, head_node_instance_id)`` runs ParallelCluster's validators
         against the AWS API (pcluster_account_validators.AccountValidator) and returns the result keys;
@@ -139,12 +146,16 @@ class LocalClusterBackend(cb.ClusterBackend):
         self.warn = warn
         self.validator = validator
         self.validation_result = {}
+        self.database_resolver = database_resolver
+        self._databases = {}
+        self.tolerate_missing_database = False
         self.paths = paths or LocalPaths()
         self.records = RecordStore(self.paths.clusters)
         self.run = run
         self.instance_types = instance_types
         self.s3_client_factory = s3_client_factory
         self.subnet_exists = subnet_exists
+        self.secret_exists = secret_exists
         self.network = ipaddress.ip_network(node_network)
         self.bridge = bridge
         self.db_port = db_port
@@ -229,19 +240,21 @@ class LocalClusterBackend(cb.ClusterBackend):
         """Every file the cluster needs, as {path: (content, mode, owner_user)}."""
         types = self.instance_types(slurm_layout.instance_type_names(config))
         plan = self._node_plan(config)
+        database = self._database(name, config)
         files = {}
         pcluster_files = slurm_layout.render_pcluster_files(
             config, types, controller_hostname=self.hostname, controller_addr=plan["controller_addr"],
-            accounting=accounting_settings(self.hostname), no_gpu=True)
+            accounting=accounting_settings(self.hostname) if database else None, no_gpu=True)
         for rel, content in pcluster_files.items():
             files[os.path.join(self.paths.slurm_etc, rel)] = (content, 0o644, None)
         # The slurm_tuning role's include file survives updates: keep including it while it exists.
         # So does the slurm_rest role's (JWT authentication), whose settings slurmdbd.conf repeats.
         includes = [path for path in (self.paths.tuning_include, self.paths.rest_include) if os.path.exists(path)]
         files[self.paths.slurm_conf] = (render_slurm_conf(name, self.paths, extra_includes=includes), 0o644, None)
-        files[self.paths.slurmdbd_conf] = (render_slurmdbd_conf(self.hostname, self.paths, self.db_port, self._db_password(),
-                                                                self._rest_settings()), 0o600, "slurm")
-        files[self.paths.mariadb_cnf] = (self.daemons.mariadb_cnf_text(self.db_port), 0o644, None)
+        if database:
+            files[self.paths.slurmdbd_conf] = (render_slurmdbd_conf(self.hostname, self.paths, self.db_port, database,
+                                                                    self._rest_settings()), 0o600, "slurm")
+            files[self.paths.mariadb_cnf] = (self.daemons.mariadb_cnf_text(self.db_port), 0o644, None)
         files[self.paths.power_plan] = (json.dumps(plan, indent=2, sort_keys=True) + "\n", 0o644, None)
         files[self.paths.power_program] = (inspect.getsource(local_power).replace(
             "POWER_PLAN = %r" % local_power.POWER_PLAN, "POWER_PLAN = %r" % self.paths.power_plan, 1)
@@ -265,31 +278,49 @@ class LocalClusterBackend(cb.ClusterBackend):
         except OSError:
             return {}
 
-    def _db_password(self):
-        """Reuse the password already in slurmdbd.conf, so re-renders are stable."""
-        try:
-            with open(self.paths.slurmdbd_conf) as handle:
-                for line in handle:
-                    if line.startswith("StoragePass="):
-                        return line.split("=", 1)[1].strip()
-        except FileNotFoundError:
-            pass
-        if not hasattr(self, "_new_password"):
-            self._new_password = secrets.token_urlsafe(24)
-        return self._new_password
+    def _database(self, name, config):
+        """The config's accounting database (a DatabaseTarget), or None for a cluster without accounting.
+
+        Asked of the AWS API once per config. With ``tolerate_missing_database`` (check mode, where the
+        role that creates the database has not run), a database the account does not have yet is a
+        warning and an empty password stands in for the secret's.
+        """
+        settings = accounting_database.database_settings(config)
+        if not settings:
+            return None
+        key = json.dumps([name, settings], sort_keys=True)
+        if key not in self._databases:
+            try:
+                if self.database_resolver is None:
+                    raise accounting_database.DatabaseError(
+                        "%s: no AWS API to check the database against" % accounting_database.FIELD)
+                self._databases[key] = self.database_resolver(settings, name)
+            except accounting_database.DatabaseError as exc:
+                if not self.tolerate_missing_database:
+                    raise cb.BackendError(str(exc), [{"failureCode": "SlurmDatabaseFailure", "failureReason": str(exc)}])
+                self._warn("%s (the create or update would fail unless it exists by then)" % exc)
+                self._databases[key] = accounting_database.DatabaseTarget(
+                    settings.get("UserName"), "", accounting_database.database_name(settings, name), settings.get("Uri"))
+        return self._databases[key]
 
     def adopt_replaced_network(self, name, config, check_mode=False):
-        """After an emulator restart, take the new subnet ids into the record (see network_adoption).
-        Returns the record's config as it now stands, or None when nothing was adopted."""
+        """After an emulator restart, take the new subnet ids and Database secret ARN into the record
+        (see network_adoption). Returns the record's config as it now stands, or None when nothing was adopted."""
         record = self._load_record(name)
-        if record is None or self.subnet_exists is None:
+        if record is None:
             return None
-        adopted = adopt_new_subnets(record["clusterConfiguration"], config, self.subnet_exists)
-        if adopted is None:
-            return None
-        if self.warn:
+        current = record["clusterConfiguration"]
+        adopted = adopt_new_subnets(current, config, self.subnet_exists) if self.subnet_exists else None
+        if adopted is not None and self.warn:
             self.warn("the subnets of cluster %s are gone from the AWS API emulator (it was restarted); the "
                       "cluster takes the new ones: %s" % (name, ", ".join(subnet_ids(adopted))))
+        secret = adopt_new_secret(adopted or current, config, self.secret_exists) if self.secret_exists else None
+        if secret is not None and self.warn:
+            self.warn("the accounting database secret of cluster %s is gone from the AWS API emulator (it was "
+                      "restarted); the cluster takes the new one" % name)
+        adopted = secret or adopted
+        if adopted is None:
+            return None
         if not check_mode:
             record["clusterConfiguration"] = adopted
             self._save_record(record)
@@ -350,6 +381,7 @@ class LocalClusterBackend(cb.ClusterBackend):
             if not check_mode or self.warn is None:
                 raise
             self.warn("%s (the create would fail unless the bucket exists by then)" % exc)
+        self.tolerate_missing_database = check_mode and self.warn is not None
         return self.pending_file_changes(name, config)
 
     def _unreachable_import_buckets(self, config):
@@ -458,6 +490,9 @@ class LocalClusterBackend(cb.ClusterBackend):
         changed += self._remove_stale_queue_files(rendered)
         if changed and restart_before != self._restart_lines() and self.daemons.slurmctld_ok():
             self.daemons.stop_slurmctld()
+        if self.paths.slurmdbd_conf in changed and self.daemons.slurmdbd_ok():
+            # slurmdbd reads its database user and password at start only (a new secret, a new Database).
+            self.daemons.stop("slurmdbd")
         return changed
 
     def _prepare_dirs(self):
@@ -542,12 +577,21 @@ class LocalClusterBackend(cb.ClusterBackend):
             for entry in skipped if self.warn else []:
                 self.warn("SharedStorage %s: %s not imported: %s" % (storage.get("Name"), entry["key"], entry["reason"]))
 
-    def _start_daemons(self, reconfigure):
+    def _start_daemons(self, name, config, reconfigure):
+        """munge, the accounting daemons when the config has a Database (stopped when it has none), slurmctld."""
         d = self.daemons
         d.ensure_munge()
-        d.ensure_mariadb()
-        d.ensure_accounting_user(self._db_password(), self.db_port)
-        started_dbd = d.ensure_slurmdbd()
+        database = self._database(name, config)
+        started_dbd = False
+        if database:
+            d.ensure_mariadb()
+            d.ensure_accounting_user(database, self.db_port)
+            started_dbd = d.ensure_slurmdbd()
+        else:
+            d.stop_accounting()
+            for path in (self.paths.slurmdbd_conf, self.paths.mariadb_cnf):
+                if os.path.lexists(path):
+                    os.unlink(path)
         started_ctld = d.ensure_slurmctld()
         if reconfigure and not started_ctld:
             d.reconfigure()
@@ -570,6 +614,7 @@ class LocalClusterBackend(cb.ClusterBackend):
 
     def create(self, name, config, rollback_on_failure=True):
         self._validate(name, config, creating=True)
+        self._database(name, config)
         self.check_prerequisites()
         other = self._other_cluster(name)
         if other:
@@ -608,7 +653,7 @@ class LocalClusterBackend(cb.ClusterBackend):
             self._write_files(name, config)
             self._link_default_conf()
             local_power.ensure_bridge(self._plan_from_disk())
-            self._start_daemons(reconfigure=True)
+            self._start_daemons(name, config, reconfigure=True)
             self._power_up_static(config)
             self._hydrate_fsx(config)
         except (cb.BackendError, DaemonError, OSError) as exc:
@@ -661,6 +706,7 @@ class LocalClusterBackend(cb.ClusterBackend):
         reconfigure), reconfigured otherwise; slurmdbd and the accounting database are not touched.
         """
         self._validate(name, config, creating=False)
+        self._database(name, config)
         record = self._load_record(name)
         old_plan = self._plan_from_disk() if os.path.exists(self.paths.power_plan) else {"nodes": {}}
         new_nodes = set(self._node_plan(config)["nodes"])
@@ -686,7 +732,7 @@ class LocalClusterBackend(cb.ClusterBackend):
             changed = self._write_files_stopping_ctld(name, config, rendered)
             self._link_default_conf()
             local_power.ensure_bridge(self._plan_from_disk())
-            self._start_daemons(reconfigure=bool(changed))
+            self._start_daemons(name, config, reconfigure=bool(changed))
             if fleet_stop:
                 record["computeFleetStatus"] = "STARTING"
                 self._save_record(record)
@@ -729,8 +775,9 @@ class LocalClusterBackend(cb.ClusterBackend):
         replace failed dynamic nodes (ParallelCluster's clustermgtd). True if anything was down."""
         record = self._load_record(name)
         config = record["clusterConfiguration"]
-        daemons_ok = all((self.daemons.munge_ok(), self.daemons.mariadb_ok(), self.daemons.slurmdbd_ok(),
-                          self.daemons.slurmctld_ok()))
+        accounting = bool(self._database(name, config))
+        daemons_ok = all((self.daemons.munge_ok(), not accounting or self.daemons.mariadb_ok(),
+                          not accounting or self.daemons.slurmdbd_ok(), self.daemons.slurmctld_ok()))
         fleet = Fleet(self.run, self.env)
         failed_nodes = fleet.failed_dynamic_nodes() if daemons_ok else []
         mounts = [s["MountDir"] for s in config.get("SharedStorage", []) or [] if s.get("MountDir")]
@@ -744,7 +791,7 @@ class LocalClusterBackend(cb.ClusterBackend):
         changed = self._write_files_stopping_ctld(name, config)
         self._link_default_conf()
         local_power.ensure_bridge(self._plan_from_disk())
-        self._start_daemons(reconfigure=bool(changed))
+        self._start_daemons(name, config, reconfigure=bool(changed))
         fleet.replace_failed_dynamic_nodes()
         if record.get("computeFleetStatus") == "STOPPED":
             # A restarted slurmctld reads its partitions UP from slurm.conf: the fleet stays stopped.

@@ -249,14 +249,16 @@ class Daemons:
         wait_for(self.mariadb_ok, 60, what="MariaDB to answer")
         return True
 
-    def ensure_accounting_user(self, password, port):
-        """The slurmdbd database user; the password goes on stdin, never on a command line."""
+    def ensure_accounting_user(self, database, port):
+        """The config's database and its user (an accounting_database.DatabaseTarget, whose user and
+        database names were checked); the password goes on stdin, never on a command line."""
         sql = (
-            "CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY '{pw}';\n"
-            "ALTER USER 'slurm'@'127.0.0.1' IDENTIFIED BY '{pw}';\n"
-            "CREATE DATABASE IF NOT EXISTS slurm_acct_db;\n"
-            "GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';\n"
-        ).format(pw=password.replace("\\", "\\\\").replace("'", "\\'"))
+            "CREATE USER IF NOT EXISTS '{user}'@'127.0.0.1' IDENTIFIED BY '{pw}';\n"
+            "ALTER USER '{user}'@'127.0.0.1' IDENTIFIED BY '{pw}';\n"
+            "CREATE DATABASE IF NOT EXISTS `{db}`;\n"
+            "GRANT ALL ON `{db}`.* TO '{user}'@'127.0.0.1';\n"
+        ).format(user=database.user, db=database.name,
+                 pw=database.password.replace("\\", "\\\\").replace("'", "\\'"))
         self._check(["mariadb", "--defaults-file=%s" % self.paths.mariadb_cnf], "creating the accounting user", data=sql)
 
     # Slurm -----------------------------------------------------------------------------
@@ -307,6 +309,12 @@ class Daemons:
 
     def stop_mariadb(self):
         return self.stop("mariadbd", timeout=60)
+
+    def stop_accounting(self):
+        """A cluster without a Database keeps no accounting: slurmdbd and MariaDB stop (their data stays,
+        as an RDS database outlives a Database removed from a ParallelCluster config)."""
+        return [name for name, stopped in (("slurmdbd", self.stop("slurmdbd")), ("mariadbd", self.stop_mariadb()))
+                if stopped]
 
     def stop_munge(self):
         """Only the munged we started (a distro service stays with its owner)."""

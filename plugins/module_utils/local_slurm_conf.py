@@ -161,8 +161,11 @@ def render_slurm_conf(cluster_name, paths, slurm_etc_include="slurm_parallelclus
 SLURMDBD_SHARED_KEYS = ("AuthAltTypes", "AuthAltParameters")
 
 
-def render_slurmdbd_conf(hostname, paths, db_port, db_password, extra_settings=None):
+def render_slurmdbd_conf(hostname, paths, db_port, database, extra_settings=None):
     """slurmdbd.conf carries the database password: write it 0600, owned by slurm.
+
+    ``database`` is the config's accounting_database.DatabaseTarget: its user, password and database
+    name, served by the head node's MariaDB on ``db_port``.
 
     ``extra_settings`` ({key: value}, only SLURMDBD_SHARED_KEYS are used) come last, one line each,
     in SLURMDBD_SHARED_KEYS order: the lines the slurm_rest role adds to an existing file.
@@ -181,9 +184,9 @@ def render_slurmdbd_conf(hostname, paths, db_port, db_password, extra_settings=N
         "StorageType=accounting_storage/mysql",
         "StorageHost=127.0.0.1",
         "StoragePort=%d" % db_port,
-        "StorageUser=slurm",
-        "StoragePass=%s" % db_password,
-        "StorageLoc=slurm_acct_db",
+        "StorageUser=%s" % database.user,
+        "StoragePass=%s" % database.password,
+        "StorageLoc=%s" % database.name,
     ] + extra + [""])
 
 

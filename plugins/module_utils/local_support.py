@@ -146,12 +146,13 @@ SUPPORT = (
                                                     "addresses Slurm records"),
     _row("Scheduling.SlurmSettings.QueueUpdateStrategy", BUILT, "what an update does to running nodes it changes"),
     _row("Scheduling.SlurmSettings.EnableMemoryBasedScheduling", BUILT, "SelectTypeParameters=CR_CPU_Memory"),
-    _row("Scheduling.SlurmSettings.Database", NO_EFFECT,
-         "the local provider always runs Slurm accounting, on its own slurmdbd and MariaDB on the head node; the "
-         "Uri, user, password secret and database name are not used"),
+    _row("Scheduling.SlurmSettings.Database", BUILT,
+         "Slurm accounting: slurmdbd on the head node, its user, password (from the secret) and database served by "
+         "the head node's MariaDB in place of the RDS endpoint the Uri names, which the AWS API must have; a "
+         "cluster without it keeps no accounting"),
     _row("Scheduling.SlurmSettings.ExternalSlurmdbd", REFUSED,
-         "the local provider accounts on its own slurmdbd and cannot point slurmctld at an external one; remove it "
-         "(accounting is always on locally), or use provider aws"),
+         "the local provider runs slurmdbd on the head node and cannot point slurmctld at an external one; use "
+         "Database instead, or use provider aws"),
     _row("Scheduling.SlurmSettings.CustomSlurmSettings", BUILT, "written to slurm_parallelcluster.conf"),
     _row("Scheduling.SlurmSettings.CustomSlurmSettingsIncludeFile", REFUSED,
          "the local provider does not fetch and include the file; move its settings to CustomSlurmSettings, or use "

@@ -1,13 +1,15 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A local cluster adopts the new network ids of a restarted emulator.
+"""A local cluster adopts the ids a restarted emulator gives its network and its database secret.
 
 The local AWS API emulator keeps its state in memory. After it restarts (a crash, a reboot), the
-vpc role makes a new VPC whose subnets have new ids, and the cluster config names those. The
-local cluster does not live in that network, so refusing the change (ParallelCluster's policy for
-a real head node's subnet) would leave ``site.yml`` failing for ever. When *every* subnet the
-cluster's record names is gone from the emulator, the record takes the new ids and nothing else
-changes. A subnet that still exists means a real change of network, which stays refused.
+vpc role makes a new VPC whose subnets have new ids, the accounting_database role a new password
+secret with a new ARN, and the cluster config names those. The local cluster does not live in
+that network, so refusing the change (ParallelCluster's policy for a real head node's subnet, and
+a fleet stop for a new Database secret) would leave ``site.yml`` failing for ever. When *every*
+subnet the cluster's record names is gone from the emulator, the record takes the new ids; when
+the record's secret is gone, it takes the new ARN; nothing else changes. A subnet or secret that
+still exists means a real change, which follows the update policies.
 """
 
 from __future__ import annotations
@@ -48,3 +50,21 @@ def adopt_new_subnets(current, desired, subnet_exists):
         if wanted.get(queue.get("Name")) and queue.get("Networking"):
             queue["Networking"]["SubnetIds"] = list(wanted[queue["Name"]])
     return adopted if adopted != current else None
+
+
+def _database(config):
+    return ((config.get("Scheduling") or {}).get("SlurmSettings") or {}).get("Database") or {}
+
+
+def adopt_new_secret(current, desired, secret_exists):
+    """``current`` with ``desired``'s Database.PasswordSecretArn when current's secret is gone, else None.
+
+    ``secret_exists(arn)`` asks the emulator. The rest of the Database section is left to the
+    normal update rules.
+    """
+    old, new = _database(current).get("PasswordSecretArn"), _database(desired).get("PasswordSecretArn")
+    if not old or not new or old == new or secret_exists(old):
+        return None
+    adopted = copy.deepcopy(current)
+    adopted["Scheduling"]["SlurmSettings"]["Database"]["PasswordSecretArn"] = new
+    return adopted

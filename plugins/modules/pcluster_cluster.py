@@ -16,11 +16,17 @@ description:
   - The configuration is validated with ParallelCluster's own schema before anything is created
     or changed; errors name the offending field.
   - With O(provider=local) the cluster is a real Slurm cluster on the target host, its head node;
-    slurmctld, slurmdbd on MariaDB and munge run there, and compute nodes are network namespaces
+    slurmctld and munge run there (and slurmdbd on MariaDB when the configuration has
+    C(Scheduling.SlurmSettings.Database)), and compute nodes are network namespaces
     powered up and down by Slurm's own power saving, as ParallelCluster scales on EC2. Instance
     types are looked up through the EC2 API (point it at the local AWS API emulator with
     O(endpoint_url)), and FSx for Lustre C(ImportPath) content is copied from S3 into the mount
     directory at create.
+  - With O(provider=local), C(Scheduling.SlurmSettings.Database) is checked against the AWS API as the
+    head node would use it. C(Uri) must be the endpoint of an RDS database of the account, and the
+    C(PasswordSecretArn) secret must hold the password. The head node's MariaDB then serves that
+    database, and slurmdbd logs in with C(UserName) and the secret's password. Without C(Database)
+    the cluster keeps no accounting, as on ParallelCluster.
   - With O(provider=aws) the cluster is a real ParallelCluster cluster in an AWS account, created,
     updated and deleted through C(pcluster.lib) from aws-parallelcluster (the library behind the
     C(pcluster) command). Credentials come from the usual AWS chain or the AWS connection options;
@@ -51,8 +57,8 @@ options:
     description:
       - Name of the cluster.
       - ParallelCluster's rule applies with every O(state) - 2 to 60 characters, letters, digits and
-        hyphens only, starting with a letter (at most 40 when the cluster runs Slurm accounting, as
-        the local provider always does). Any other name is refused before anything is read or changed.
+        hyphens only, starting with a letter (at most 40 when the configuration sets up Slurm
+        accounting). Any other name is refused before anything is read or changed.
     type: str
     required: true
     aliases: [cluster_name]
@@ -573,10 +579,9 @@ def main():
         if module.params["state"] == "absent":
             _absent(module, backend, name)
         config = load_cluster_config(module.params["config"], module.params["config_file"])
-        # The local provider always runs slurmdbd, so accounting rules (name length, deny list) apply;
-        # on aws they apply when the config sets up accounting (SlurmSettings.Database), as in pcluster.
-        validate_cluster_config(config, name, provider=module.params["provider"], region=module.params["region"],
-                                accounting=True if module.params["provider"] == "local" else None)
+        # Accounting rules (name length, deny list) apply when the config sets up accounting
+        # (SlurmSettings.Database), on both providers, as in pcluster.
+        validate_cluster_config(config, name, provider=module.params["provider"], region=module.params["region"])
         extra = _local_support(module, backend, name, config) if module.params["provider"] == "local" else {}
         _present(module, backend, name, config, extra)
     except ClusterConfigError as exc:

@@ -136,12 +136,13 @@ def home_of(user):
     return home if os.path.isdir(home) else "/"
 
 
-def run(args, user=None, check=True, timeout=300):
+def run(args, user=None, check=True, timeout=300, env=None):
+    """``args`` as root (or ``user``) with the cluster's SLURM_CONF and ``env`` added to the environment."""
     cwd = None
     if user:
         args = ["runuser", "-u", user, "--", *args]
         cwd = home_of(user)
-    env = dict(os.environ)
+    env = dict(os.environ, **(env or {}))
     env.update(SLURM_ENV)
     proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd)
     if check and proc.returncode != 0:

@@ -2,13 +2,16 @@
 smoke test on two powered-up nodes, converges on a re-run and scales back down. Files run in name
 order and share one cluster: test_20 drives jobs on it, test_90 changes its shape and tears it down."""
 
+import json
 import os
+import pwd
 
 import pytest
 
 from helpers import (
     EMULATOR_CREDENTIALS,
     ROOT,
+    SLURMDBD_CONF,
     changed_tasks,
     emulator_clients,
     failed_tasks,
@@ -66,8 +69,10 @@ def test_start_from_a_machine_without_a_cluster():
 
 
 def _emulator_inventory():
-    ec2, s3, cloudwatch = emulator_clients("ec2", "s3", "cloudwatch")
+    ec2, s3, cloudwatch, rds, secrets = emulator_clients("ec2", "s3", "cloudwatch", "rds", "secretsmanager")
     return {
+        "databases": [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]],
+        "secrets": [s["Name"] for s in secrets.list_secrets()["SecretList"]],
         "vpcs": [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]],
         "key_pairs": [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]],
         "addresses": [a["PublicIp"] for a in ec2.describe_addresses()["Addresses"]],
@@ -79,12 +84,14 @@ def _emulator_inventory():
 
 def test_check_mode_on_a_fresh_emulator_reports_changes_and_creates_nothing():
     start_emulator()
-    empty = {"vpcs": [], "key_pairs": [], "addresses": [], "buckets": [], "dashboards": [], "alarms": []}
+    empty = {"vpcs": [], "key_pairs": [], "addresses": [], "buckets": [], "dashboards": [], "alarms": [],
+             "databases": [], "secrets": []}
     assert _emulator_inventory() == empty
     rc, data = playbook("site.yml", "--check", "--diff")
     assert rc == 0, failed_tasks(data)
     changed = changed_tasks(data)
     for task in ("Create the VPC", "Create or update cluster hpc-cluster",
+                 "Store a generated database password in Secrets Manager (once)",
                  "Create the dashboard hpc-cluster-performance"):
         assert any((" : %s on " % task) in c for c in changed), (task, changed)
     cluster = task_results(data, "Create or update cluster hpc-cluster")["localhost"]
@@ -123,7 +130,8 @@ def test_emulator_holds_the_recipes_aws_resources():
     vpcs = [v for v in ec2.describe_vpcs()["Vpcs"] if not v["IsDefault"]]
     assert [v["CidrBlock"] for v in vpcs] == ["10.0.0.0/16"]
     subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpcs[0]["VpcId"]]}])["Subnets"]
-    assert sorted(s["CidrBlock"] for s in subnets) == ["10.0.1.0/24", "10.0.2.0/24"]
+    # Public, private, and the accounting database's second availability zone.
+    assert sorted(s["CidrBlock"] for s in subnets) == ["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]
     assert [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]] == ["hpc-cluster-keypair"]
     buckets = [b["Name"] for b in s3.list_buckets()["Buckets"]]
     assert len(buckets) == 1 and buckets[0].startswith("hpc-data-"), buckets
@@ -134,6 +142,47 @@ def test_emulator_holds_the_recipes_aws_resources():
         assert handle.read().strip() == "Sample HPC input data"
     assert [d["DashboardName"] for d in cloudwatch.list_dashboards()["DashboardEntries"]] == ["hpc-cluster-performance"]
     assert [a["AlarmName"] for a in cloudwatch.describe_alarms()["MetricAlarms"]] == ["hpc-cluster-high-cpu"]
+
+
+def _record_config():
+    with open(os.path.join(RECORDS, "hpc-cluster.json")) as handle:
+        return json.load(handle)["clusterConfiguration"]
+
+
+def test_accounting_runs_on_the_database_the_config_names():
+    """Scheduling.SlurmSettings.Database as on ParallelCluster: an RDS instance in the emulator, its
+    password in Secrets Manager; slurmdbd logs in with the config's user and the secret's password."""
+    rds, secrets = emulator_clients("rds", "secretsmanager")
+    instance = rds.describe_db_instances(DBInstanceIdentifier="hpc-cluster-accounting")["DBInstances"][0]
+    assert (instance["Engine"], instance["PubliclyAccessible"], instance["StorageEncrypted"]) == ("mariadb", False, True)
+    assert len({s["SubnetAvailabilityZone"]["Name"] for s in instance["DBSubnetGroup"]["Subnets"]}) == 2
+    database = _record_config()["Scheduling"]["SlurmSettings"]["Database"]
+    assert database["Uri"] == "%s:%d" % (instance["Endpoint"]["Address"], instance["Endpoint"]["Port"])
+    password = secrets.get_secret_value(SecretId=database["PasswordSecretArn"])["SecretString"]
+    assert len(password) == 32
+    info = os.stat(SLURMDBD_CONF)
+    assert (info.st_mode & 0o777, pwd.getpwuid(info.st_uid).pw_name) == (0o600, "slurm")
+    with open(SLURMDBD_CONF) as handle:
+        settings = dict(line.strip().split("=", 1) for line in handle if "=" in line)
+    assert (settings["StorageUser"], settings["StoragePass"], settings["StorageLoc"]) == (
+        database["UserName"], password, "hpc_cluster")
+    login = run(["mariadb", "--host=127.0.0.1", "--port=%s" % settings["StoragePort"], "--user=%s" % database["UserName"],
+                 "--batch", "--skip-column-names", "--execute=SHOW DATABASES"], env={"MYSQL_PWD": password})
+    assert "hpc_cluster" in login.stdout.split(), login
+    assert "hpc-cluster" in run(["sacctmgr", "--noheader", "--parsable2", "show", "cluster", "format=cluster"]).stdout.split()
+
+
+def test_a_database_the_account_lacks_is_refused_naming_the_field(tmp_path):
+    config = _record_config()
+    config["Scheduling"]["SlurmSettings"]["Database"]["Uri"] = "gone.example.invalid:3306"
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps({"bad_config": config}))
+    rc, data = playbook(os.path.join(ROOT, "tests/integration/playbooks/cluster_config_error.yml"), "-e", "@%s" % extra)
+    assert rc == 0, failed_tasks(data)
+    result = task_results(data, "Create cluster")["localhost"]
+    assert "Scheduling.SlurmSettings.Database.Uri: gone.example.invalid:3306 is the endpoint of no RDS database" \
+        in result["msg"], result["msg"]
+    assert not os.path.exists(os.path.join(RECORDS, "badcluster.json"))
 
 
 def test_partition_lists_the_recipes_dynamic_nodes_powered_down_at_rest():

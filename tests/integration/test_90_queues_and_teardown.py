@@ -16,20 +16,29 @@ from helpers import (
     playbook,
     processes,
     run,
-    sacct_jobs,
     sinfo_nodes,
     wait_until,
 )
 
 pytestmark = pytest.mark.integration
 
-MULTI_QUEUE = ["-e", "pcluster_config_file=%s/tests/integration/files/multi-queue.yaml.j2" % ROOT]
+# Without Scheduling.SlurmSettings.Database (and without the database, which it does not name).
+MULTI_QUEUE = ["-e", "pcluster_config_file=%s/tests/integration/files/multi-queue.yaml.j2" % ROOT,
+               "-e", "hpc_accounting_database=false"]
 KEEP_EMULATOR = ["-e", "local_cloud_keep_running=true"]
+
+
+def _databases_and_secrets():
+    rds, secrets = emulator_clients("rds", "secretsmanager")
+    return {"databases": rds.describe_db_instances()["DBInstances"],
+            "subnet groups": rds.describe_db_subnet_groups()["DBSubnetGroups"],
+            "secrets": secrets.list_secrets()["SecretList"]}
 
 
 def test_teardown_then_site_with_two_queues_and_static_nodes():
     rc, data = playbook("teardown.yml", *KEEP_EMULATOR)
     assert rc == 0, failed_tasks(data)
+    assert _databases_and_secrets() == {"databases": [], "subnet groups": [], "secrets": []}
     rc, data = playbook("site.yml", *MULTI_QUEUE)
     assert rc == 0, failed_tasks(data)
     nodes = sinfo_nodes()
@@ -41,13 +50,17 @@ def test_teardown_then_site_with_two_queues_and_static_nodes():
                60, what="static nodes to be up")
     large = run(["scontrol", "show", "node", "compute-dy-large-1", "--oneliner"]).stdout
     assert "CPUTot=4 " in large, large  # c5n.xlarge, SMT kept
-    run(["sbatch", "--wait", "--partition=highmem", "--nodes=2", "--job-name=highmem-check",
-         "--output=/shared/highmem-check-%j.out", "--wrap=hostname"], user="ec2-user", timeout=180)
-    # The job's end reaches slurmdbd a moment after sbatch --wait returns.
-    job = wait_until(lambda: [j for j in sacct_jobs("highmem-check") if j["state"] == "COMPLETED"], 30,
-                     interval=0.5, what="the job's accounting record")[-1]
-    assert job["state"] == "COMPLETED" and job["partition"] == "highmem", job
-    assert job["nodes"] == "highmem-st-r5-[1-2]", job
+    job_id = run(["sbatch", "--wait", "--parsable", "--partition=highmem", "--nodes=2", "--job-name=highmem-check",
+                  "--output=/shared/highmem-check-%j.out", "--wrap=hostname"], user="ec2-user", timeout=180).stdout.strip()
+    # No Database in this config: no accounting, as on ParallelCluster; slurmctld still knows the job.
+    job = run(["scontrol", "show", "job", job_id, "--oneliner"]).stdout
+    for field in ("JobState=COMPLETED", "Partition=highmem", "NodeList=highmem-st-r5-[1-2]"):
+        assert " %s " % field in job, (field, job)
+    assert processes(("slurmdbd", "mariadbd")) == []
+    assert not os.path.exists("/opt/slurm/etc/slurmdbd.conf")
+    assert "accounting_storage/slurmdbd" not in run(["scontrol", "show", "config"]).stdout
+    refused = run(["sacct", "--noheader", "-X", "-j", job_id], check=False)
+    assert refused.returncode != 0 and "accounting storage is disabled" in refused.stderr.lower(), refused
 
 
 def test_static_nodes_stay_up_past_the_idle_time():
@@ -99,6 +112,7 @@ def test_teardown_leaves_nothing_behind_and_is_idempotent():
     assert s3.list_buckets()["Buckets"] == []
     assert cloudwatch.list_dashboards()["DashboardEntries"] == []
     assert cloudwatch.describe_alarms()["MetricAlarms"] == []
+    assert _databases_and_secrets() == {"databases": [], "subnet groups": [], "secrets": []}
 
     rc, data = playbook("teardown.yml", *KEEP_EMULATOR)
     assert rc == 0, failed_tasks(data)

@@ -33,7 +33,6 @@ LOCAL_1777 = "local provider: the MountDir becomes a world-writable folder on th
 LOCAL_PATH = "local provider: a relative MountDir would be created under the working directory"
 LOCAL_NESTED = ("local provider: a MountDir inside another (world-writable) one; pcluster 3.15 means to refuse it "
                 "but hands OverlappingMountDirValidator the storage names")
-LOCAL_ACCOUNTING = "local provider: always runs Slurm accounting, so pcluster's 40-character accounting limit applies"
 SLURM_LINE = "slurm.conf would read the value as a second setting"
 ONE_LINE = "a control character in a path or name"
 WHOLE_NUMBER = "pcluster's schema reads 2.5 as 2; the Slurm layout reads the value as written"
@@ -59,8 +58,7 @@ def pcluster_verdict(config, cluster_name):
 
 def our_verdict(config, cluster_name, provider):
     try:
-        validate_cluster_config(copy.deepcopy(config), cluster_name, provider=provider,
-                                accounting=True if provider == "local" else None)
+        validate_cluster_config(copy.deepcopy(config), cluster_name, provider=provider)
     except ClusterConfigError as exc:
         return exc.errors
     return []
@@ -99,6 +97,12 @@ def _two_queues_named(name):
         queues.append(copy.deepcopy(queues[0]))
         queues[1]["Name"] = name
     return edit
+
+
+def _database(config):
+    config["Scheduling"].setdefault("SlurmSettings", {})["Database"] = {
+        "Uri": "accounting.example.com:3306", "UserName": "admin",
+        "PasswordSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:accounting-AbCdEf"}
 
 
 def _nothing(config):
@@ -154,7 +158,8 @@ CASES = [
     ("cluster-name-digit-first", _nothing, "9lives", "ClusterName", {}),
     ("cluster-name-underscore", _nothing, "my_cluster", "ClusterName", {}),
     ("cluster-name-61", _nothing, "c" * 61, "ClusterName", {}),
-    ("cluster-name-41", _nothing, "c" * 41, "ClusterName", {"local": LOCAL_ACCOUNTING}),
+    ("cluster-name-41", _nothing, "c" * 41, None, {}),
+    ("cluster-name-41-accounting", _database, "c" * 41, "ClusterName", {}),
     ("cluster-name-40", _nothing, "c" * 40, None, {}),
     ("queue-name-uppercase", _queue(Name="Compute"), "hpc", "Scheduling.SlurmQueues[0].Name", {}),
     ("queue-name-default", _queue(Name="default"), "hpc", "Scheduling.SlurmQueues[0].Name", {}),

@@ -5,6 +5,7 @@ import os
 import stat
 import subprocess
 
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.accounting_database import DatabaseTarget
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_conf import (
     PROLOG_NAME,
@@ -78,11 +79,21 @@ def test_slurmdbd_conf_repeats_the_rest_roles_jwt_settings_last():
     from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
     from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_conf import render_slurmdbd_conf
 
-    plain = render_slurmdbd_conf("head", LocalPaths(), 3306, "pw")
-    with_jwt = render_slurmdbd_conf("head", LocalPaths(), 3306, "pw", {
+    database = DatabaseTarget("admin", "pw", "hpc_cluster", "db.example.com:3306")
+    plain = render_slurmdbd_conf("head", LocalPaths(), 3306, database)
+    with_jwt = render_slurmdbd_conf("head", LocalPaths(), 3306, database, {
         "AuthAltParameters": "jwt_key=/opt/slurm/etc/jwt_hs256.key", "AuthAltTypes": "auth/jwt", "Other": "x"})
     assert with_jwt == plain + "AuthAltTypes=auth/jwt\nAuthAltParameters=jwt_key=/opt/slurm/etc/jwt_hs256.key\n"
     assert "AuthAlt" not in plain
+
+
+def test_slurmdbd_conf_names_the_configs_user_password_and_database():
+    from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_paths import LocalPaths
+    from ansible_collections.hpc.parallelcluster.plugins.module_utils.local_slurm_conf import render_slurmdbd_conf
+
+    lines = render_slurmdbd_conf("head", LocalPaths(), 3307, DatabaseTarget("admin", "s3cret", "acct", "x:3306")).splitlines()
+    assert {"StorageUser=admin", "StoragePass=s3cret", "StorageLoc=acct", "StorageHost=127.0.0.1",
+            "StoragePort=3307"} <= set(lines)
 
 
 def _settings(text):

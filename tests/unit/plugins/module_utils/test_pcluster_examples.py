@@ -1,8 +1,8 @@
 """ParallelCluster's documented Slurm examples through the validation both providers share.
 
-Every example is accepted for provider aws and provider local (which always runs Slurm
-accounting); each invalid variant is refused, for both providers, with the offending field named
-by its path in the configuration, as ParallelCluster names it.
+Every example is accepted for provider aws and provider local; each invalid variant is refused,
+for both providers, with the offending field named by its path in the configuration, as
+ParallelCluster names it.
 """
 
 import copy
@@ -32,8 +32,7 @@ def test_the_examples_are_there():
 @pytest.mark.parametrize("name", FILES)
 @pytest.mark.parametrize("provider", ["aws", "local"])
 def test_documented_example_is_accepted(name, provider):
-    validate_cluster_config(_load(name), "example", provider=provider,
-                            accounting=True if provider == "local" else None)
+    validate_cluster_config(_load(name), "example", provider=provider)
 
 
 def _queue(config):
