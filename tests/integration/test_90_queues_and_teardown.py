@@ -22,9 +22,10 @@ from helpers import (
 
 pytestmark = pytest.mark.integration
 
-# Without Scheduling.SlurmSettings.Database (and without the database, which it does not name).
+# Without Scheduling.SlurmSettings.Database (and without the database, which it does not name), and
+# without FSx: no /fsx, so job_tools makes no transfer folders there (teardown would not remove them).
 MULTI_QUEUE = ["-e", "pcluster_config_file=%s/tests/integration/files/multi-queue.yaml.j2" % ROOT,
-               "-e", "hpc_accounting_database=false"]
+               "-e", "hpc_accounting_database=false", "-e", "job_tools_transfer_create_dirs=false"]
 KEEP_EMULATOR = ["-e", "local_cloud_keep_running=true"]
 
 
