@@ -223,14 +223,15 @@ def node_namespaces():
 
 def settled_rows(job_ids, timeout=60):
     """sacct_by_ids once every given job (or each task of an array) has its final state there:
-    slurmdbd records a job's end a moment after slurmctld, so after `sbatch --wait` or slurm_job."""
+    slurmdbd records a job's end a moment after slurmctld, so after `sbatch --wait` or slurm_job.
+    Until the job's own record arrives, sacct may show an end state under the name "allocation"."""
     wanted = [str(j) for j in job_ids]
 
     def settled():
         rows = sacct_by_ids(wanted)
         for job in wanted:
             mine = [row for key, row in rows.items() if key == job or key.startswith(job + "_")]
-            if not mine or any(row["state"].split()[0] in LIVE_STATES for row in mine):
+            if not mine or any(row["state"].split()[0] in LIVE_STATES or row["name"] == "allocation" for row in mine):
                 return None
         return rows
 
