@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import copy
 
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.accounting_database import database_settings
+
 
 def _queues(config):
     return (config.get("Scheduling") or {}).get("SlurmQueues") or []
@@ -52,17 +54,14 @@ def adopt_new_subnets(current, desired, subnet_exists):
     return adopted if adopted != current else None
 
 
-def _database(config):
-    return ((config.get("Scheduling") or {}).get("SlurmSettings") or {}).get("Database") or {}
-
-
 def adopt_new_secret(current, desired, secret_exists):
     """``current`` with ``desired``'s Database.PasswordSecretArn when current's secret is gone, else None.
 
     ``secret_exists(arn)`` asks the emulator. The rest of the Database section is left to the
     normal update rules.
     """
-    old, new = _database(current).get("PasswordSecretArn"), _database(desired).get("PasswordSecretArn")
+    old = (database_settings(current) or {}).get("PasswordSecretArn")
+    new = (database_settings(desired) or {}).get("PasswordSecretArn")
     if not old or not new or old == new or secret_exists(old):
         return None
     adopted = copy.deepcopy(current)
