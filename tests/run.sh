@@ -19,6 +19,15 @@ mkdir -p "$logs"
 rm -f "$logs"/*.failed
 
 section() { printf '\n=== %s ===\n' "$*"; }
+# timed NAME CMD...: runs CMD, prints how long it took, and returns its status.
+timed() {
+  local name=$1 start rc=0
+  shift
+  start=$(date +%s)
+  "$@" || rc=$?
+  printf '(%s: %ss, exit %s)\n' "$name" "$(( $(date +%s) - start ))" "$rc"
+  return "$rc"
+}
 
 # Each function runs its checks in order and appends the name of any that fails to $logs/<side>.failed.
 static_layers() {
@@ -26,15 +35,15 @@ static_layers() {
   : > "$failed"
   if [[ $layer == all || $layer == sanity ]]; then
     section "ansible-test sanity"
-    tests/sanity.sh || echo sanity >> "$failed"
+    timed sanity tests/sanity.sh || echo sanity >> "$failed"
     section "ansible-lint"
-    tests/lint.sh || echo lint >> "$failed"
+    timed lint tests/lint.sh || echo lint >> "$failed"
     section "collection tarball (offline install, ansible-doc, syntax check, execution environment)"
-    tests/tarball.sh || echo tarball >> "$failed"
+    timed tarball tests/tarball.sh || echo tarball >> "$failed"
   fi
   if [[ $layer == all || $layer == unit ]]; then
     section "unit tests (ansible-test units)"
-    tests/units.sh || echo unit >> "$failed"
+    timed units tests/units.sh || echo unit >> "$failed"
   fi
 }
 
@@ -43,14 +52,14 @@ emulator_layers() {
   : > "$failed"
   if [[ $layer == all || $layer == molecule ]]; then
     section "molecule scenarios of the emulator roles"
-    tests/molecule.sh emulator || echo molecule >> "$failed"
+    timed molecule tests/molecule.sh emulator || echo molecule >> "$failed"
   fi
   if [[ $layer == all || $layer == integration ]]; then
     # Each target has its own emulator port: side by side, each into its own log, printed in order.
     for target in tests/integration/targets/*/; do
       [[ -x $target/runme.sh ]] || continue
       name=$(basename "$target")
-      ( "$target/runme.sh" > "$logs/target-$name.log" 2>&1 || echo "target:$name" >> "$failed" ) &
+      ( timed "target $name" "$target/runme.sh" > "$logs/target-$name.log" 2>&1 || echo "target:$name" >> "$failed" ) &
     done
     wait
     for target in tests/integration/targets/*/; do
@@ -80,7 +89,7 @@ fi
 
 if [[ $layer == all || $layer == integration ]]; then
   section "cluster lifecycle (site.yml, smoke test, scaling, teardown)"
-  python -m pytest tests/integration -q -p no:cacheprovider -x --durations=15 || echo lifecycle >> "$logs/lifecycle.failed"
+  timed lifecycle python -m pytest tests/integration -q -p no:cacheprovider -x --durations=30 || echo lifecycle >> "$logs/lifecycle.failed"
 fi
 
 failed=$(cat "$logs"/*.failed 2>/dev/null | tr '\n' ' ')
