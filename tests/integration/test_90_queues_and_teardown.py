@@ -23,9 +23,9 @@ from helpers import (
 pytestmark = pytest.mark.integration
 
 # Without Scheduling.SlurmSettings.Database (and without the database, which it does not name), and
-# without FSx: no /fsx, so job_tools makes no transfer folders there (teardown would not remove them).
+# without FSx.
 MULTI_QUEUE = ["-e", "pcluster_config_file=%s/tests/integration/files/multi-queue.yaml.j2" % ROOT,
-               "-e", "hpc_accounting_database=false", "-e", "job_tools_transfer_create_dirs=false"]
+               "-e", "hpc_accounting_database=false"]
 KEEP_EMULATOR = ["-e", "local_cloud_keep_running=true"]
 
 
@@ -42,6 +42,9 @@ def test_teardown_then_site_with_two_queues_and_static_nodes():
     assert _databases_and_secrets() == {"databases": [], "subnet groups": [], "secrets": []}
     rc, data = playbook("site.yml", *MULTI_QUEUE)
     assert rc == 0, failed_tasks(data)
+    # No FSx in this config: job_tools makes no /fsx/input or /fsx/output on the head node's own disk
+    # (compute nodes would not see them, and teardown would leave them, owned by a deleted user).
+    assert not os.path.exists("/fsx"), os.listdir("/fsx")
     nodes = sinfo_nodes()
     assert {n for n, (_s, p) in nodes.items() if p == "compute"} == {
         "compute-dy-small-1", "compute-dy-small-2", "compute-dy-small-3", "compute-dy-large-1", "compute-dy-large-2"}
@@ -62,6 +65,11 @@ def test_teardown_then_site_with_two_queues_and_static_nodes():
     assert "accounting_storage/slurmdbd" not in run(["scontrol", "show", "config"]).stdout
     refused = run(["sacct", "--noheader", "-X", "-j", job_id], check=False)
     assert refused.returncode != 0 and "accounting storage is disabled" in refused.stderr.lower(), refused
+    # The recipe's monitoring script says why it shows no history, and does not fail for it.
+    monitor = run(["/shared/jobs/monitor-jobs.sh"], user="ec2-user", check=False)
+    assert monitor.returncode == 0, (monitor.stdout, monitor.stderr)
+    history = monitor.stdout.split("=== Recent Job History ===")[1].split("===")[0]
+    assert "Slurm accounting is off on this cluster" in history, monitor.stdout
 
 
 def test_static_nodes_stay_up_past_the_idle_time():
@@ -103,7 +111,7 @@ def test_teardown_leaves_nothing_behind_and_is_idempotent():
     assert processes(("slurmctld", "slurmdbd", "slurmd", "mariadbd")) == []
     assert node_namespaces() == []
     assert "hpcbr0" not in run(["ip", "link"]).stdout
-    for path in ("/opt/slurm/etc", "/opt/parallelcluster", "/var/lib/hpc-parallelcluster/clusters", "/shared",
+    for path in ("/opt/slurm/etc", "/opt/parallelcluster", "/var/lib/hpc-parallelcluster/clusters", "/shared", "/fsx",
                  "/etc/sudoers.d/hpc-parallelcluster", "/etc/slurm/slurm.conf"):
         assert not os.path.exists(path), path
     ec2, s3, cloudwatch = emulator_clients("ec2", "s3", "cloudwatch")
