@@ -1,0 +1,143 @@
+"""Research groups as Slurm accounts on the running recipe cluster (it has accounting: its config sets
+Scheduling.SlurmSettings.Database): site.yml's slurm_accounts role keeps accounts, users and QOS as
+declared in slurmdbd, jobs are charged to them, and purge takes the cluster back to Slurm's own."""
+
+import json
+
+import pytest
+
+from helpers import SITE_ARGS, failed_tasks, playbook, run, settled_rows, task_results
+
+pytestmark = pytest.mark.integration
+
+TASK = "Keep Slurm's accounts, users and QOS as declared"
+USER = "ec2-user"
+DECLARED = {
+    "slurm_accounts_qos": [{"name": "long", "description": "Jobs of up to three days", "max_wall": "3-00:00:00",
+                            "priority": 10, "max_tres_per_user": "cpu=64,node=4"}],
+    "slurm_accounts_accounts": [
+        {"name": "physics", "description": "Physics department", "fairshare": 60, "qos": ["normal", "long"],
+         "default_qos": "normal"},
+        {"name": "theory", "parent": "physics"},
+        {"name": "chemistry", "fairshare": 40},
+    ],
+    "slurm_accounts_users": [{"name": USER, "accounts": ["chemistry", "physics"], "default_account": "chemistry"}],
+}
+
+
+def _site(tmp_path, declared, *args):
+    extra = tmp_path / "accounts.json"
+    extra.write_text(json.dumps(declared))
+    return playbook("site.yml", *SITE_ARGS, "--tags", "slurm_accounts", "-e", "@%s" % extra, *args)
+
+
+def _result(data):
+    return task_results(data, TASK)["hpc-cluster-head"]
+
+
+def _held():
+    """What slurmdbd holds, through sacctmgr's own parsable output."""
+    def rows(*args):
+        out = run(["sacctmgr", "--noheader", "--parsable2", "show", *args]).stdout
+        return [line.split("|") for line in out.splitlines() if line]
+    return {
+        "qos": {r[0]: r[1:] for r in rows("qos", "format=Name,Priority,MaxWall,MaxTRESPU")},
+        "accounts": {r[0]: r[1:] for r in rows("association", "format=Account,User,ParentName,Share,QOS,DefaultQOS")
+                     if not r[1]},
+        "users": sorted((r[0], r[1]) for r in rows("association", "format=User,Account") if r[0]),
+        "defaults": dict(rows("user", "format=User,DefaultAccount")),
+    }
+
+
+def _purge(tmp_path):
+    rc, data = _site(tmp_path, {"slurm_accounts_purge": True})
+    assert rc == 0, failed_tasks(data)
+
+
+@pytest.fixture(scope="module")
+def fresh(cluster, tmp_path_factory):
+    """Slurm's own only (what an earlier, failed run declared is purged first, and after the module)."""
+    tmp_path = tmp_path_factory.mktemp("accounts")
+    if sorted(_held()["accounts"]) != ["root"]:
+        _purge(tmp_path)
+    held = _held()
+    assert sorted(held["accounts"]) == ["root"] and held["users"] == [("root", "root")], held
+    yield held
+    _purge(tmp_path)
+
+
+def test_check_mode_lists_the_commands_and_changes_nothing(fresh, tmp_path):
+    rc, data = _site(tmp_path, DECLARED, "--check", "--diff")
+    assert rc == 0, failed_tasks(data)
+    result = _result(data)
+    assert result["changed"] is True
+    assert [c[:3] for c in result["commands"]] == [
+        ["add", "qos", "long"], ["add", "account", "chemistry"], ["add", "account", "physics"],
+        ["add", "account", "theory"], ["add", "user", USER]]
+    assert sorted(result["accounts"]) == ["chemistry", "physics", "root", "theory"]
+    assert "physics" in result["diff"]["after"]["accounts"] and "physics" not in result["diff"]["before"]["accounts"]
+    assert _held() == fresh
+
+
+def test_the_declaration_is_made_and_jobs_are_charged_to_it(fresh, tmp_path):
+    rc, data = _site(tmp_path, DECLARED)
+    assert rc == 0, failed_tasks(data)
+    assert _result(data)["changed"] is True
+    held = _held()
+    assert held["qos"]["long"] == ["10", "3-00:00:00", "cpu=64,node=4"], held["qos"]
+    assert held["accounts"]["physics"][1:5] == ["root", "60", "long,normal", "normal"], held["accounts"]
+    assert held["accounts"]["theory"][1] == "physics" and held["accounts"]["chemistry"][2] == "40", held["accounts"]
+    assert [a for u, a in held["users"] if u == USER] == ["chemistry", "physics"]
+    assert held["defaults"][USER] == "chemistry"
+
+    # A job without --account is charged to the default account; one with it, to physics under QOS long.
+    plain = run(["sbatch", "--parsable", "--wait", "--job-name=acct-default", "--output=/dev/null", "--wrap=true"],
+                user=USER, timeout=300).stdout.strip()
+    long = run(["sbatch", "--parsable", "--wait", "--job-name=acct-physics", "--account=physics", "--qos=long",
+                "--output=/dev/null", "--wrap=true"], user=USER, timeout=300).stdout.strip()
+    settled_rows([plain, long])
+    out = run(["sacct", "--noheader", "--parsable2", "--allocations", "--jobs=%s,%s" % (plain, long),
+               "--format=JobID,Account,QOS,State"]).stdout
+    rows = {r.split("|")[0]: r.split("|")[1:] for r in out.splitlines() if r}
+    assert rows[plain] == ["chemistry", "normal", "COMPLETED"], rows
+    assert rows[long] == ["physics", "long", "COMPLETED"], rows
+
+
+def test_a_second_run_changes_nothing(fresh, tmp_path):
+    rc, data = _site(tmp_path, DECLARED)
+    assert rc == 0, failed_tasks(data)
+    result = _result(data)
+    assert result["changed"] is False and result["commands"] == [], result["commands"]
+
+
+def test_a_wrong_declaration_is_refused_naming_the_field_and_changes_nothing(fresh, tmp_path):
+    before = _held()
+    wrong = json.loads(json.dumps(DECLARED))
+    wrong["slurm_accounts_accounts"][2]["fairshare"] = 10
+    wrong["slurm_accounts_accounts"].append({"name": "biology", "parent": "life-sciences"})
+    rc, data = _site(tmp_path, wrong)
+    assert rc != 0
+    message = _result(data)["msg"]
+    assert "nothing was changed" in message, message
+    assert "accounts[3].parent: life-sciences is no account declared in accounts or held by Slurm" in message, message
+    assert _held() == before
+
+
+def test_a_change_is_applied_alone_and_purge_leaves_slurms_own(fresh, tmp_path):
+    changed = json.loads(json.dumps(DECLARED))
+    changed["slurm_accounts_accounts"][2]["fairshare"] = 10
+    changed["slurm_accounts_users"][0]["accounts"] = ["chemistry"]
+    rc, data = _site(tmp_path, changed, "--diff")
+    assert rc == 0, failed_tasks(data)
+    result = _result(data)
+    assert result["commands"] == [
+        ["modify", "account", "where", "name=chemistry", "cluster=hpc-cluster", "set", "Fairshare=10"],
+        ["delete", "user", "where", "name=%s" % USER, "cluster=hpc-cluster", "account=physics"]]
+    assert result["diff"]["before"]["accounts"]["chemistry"]["fairshare"] == "40"
+    assert result["diff"]["after"]["accounts"]["chemistry"]["fairshare"] == "10"
+    assert [a for u, a in _held()["users"] if u == USER] == ["chemistry"]
+
+    _purge(tmp_path)
+    held = _held()
+    assert sorted(held["accounts"]) == ["root"] and held["users"] == [("root", "root")], held
+    assert sorted(held["qos"]) == ["normal"], held["qos"]
