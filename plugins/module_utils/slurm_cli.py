@@ -61,6 +61,10 @@ _SCONTROL_SPLIT = re.compile(r" (?=([A-Za-z][A-Za-z0-9_:/]*)=)")
 NO_ACCOUNTING = "accounting_storage/none"
 # What sacct prints (rc 1) on such a cluster, in 22.05 and 24.11 alike.
 SACCT_DISABLED = "accounting storage is disabled"
+# Why a module that reads or keeps slurmdbd's data cannot run on such a cluster, and the fix.
+ACCOUNTING_REQUIRED = ("this cluster keeps no Slurm accounting (AccountingStorageType is %s), where accounts, users, "
+                       "QOS and finished jobs are kept; give it a database (Scheduling.SlurmSettings.Database in the "
+                       "cluster config, made by the accounting_database role) and run again")
 
 
 class SlurmError(Exception):

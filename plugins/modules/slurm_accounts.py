@@ -196,11 +196,11 @@ from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_accounts
     check_declaration,
     plan,
 )
-from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_cli import SlurmCLI, SlurmError
-
-NO_ACCOUNTING = ("this cluster keeps no Slurm accounting (AccountingStorageType is %s), which holds accounts, users "
-                 "and QOS; give it a database (Scheduling.SlurmSettings.Database in the cluster config, made by the "
-                 "accounting_database role) and run again")
+from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_cli import (
+    ACCOUNTING_REQUIRED,
+    SlurmCLI,
+    SlurmError,
+)
 
 
 def main():
@@ -238,7 +238,7 @@ def main():
     cli = SlurmCLI(module.run_command, slurm_conf=p["slurm_conf"])
     try:
         if not cli.has_accounting():
-            module.fail_json(msg=NO_ACCOUNTING % cli.config().get("AccountingStorageType"))
+            module.fail_json(msg=ACCOUNTING_REQUIRED % cli.config().get("AccountingStorageType"))
         cluster = p["cluster"] or cli.config().get("ClusterName")
         for account in p["accounts"]:
             if isinstance(account.get("fairshare"), str) and account["fairshare"].isdigit():

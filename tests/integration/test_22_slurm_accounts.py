@@ -1,12 +1,17 @@
 """Research groups as Slurm accounts on the running recipe cluster (it has accounting: its config sets
 Scheduling.SlurmSettings.Database): site.yml's slurm_accounts role keeps accounts, users and QOS as
-declared in slurmdbd, jobs are charged to them, and purge takes the cluster back to Slurm's own."""
+declared in slurmdbd, jobs are charged to them, slurm_usage reports what they used and cost, and purge
+takes the cluster back to Slurm's own."""
 
 import json
+import os
+import time
 
 import pytest
 
 from helpers import SITE_ARGS, failed_tasks, playbook, run, settled_rows, task_results
+
+USAGE_PLAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "slurm_usage.yml")
 
 pytestmark = pytest.mark.integration
 
@@ -101,6 +106,36 @@ def test_the_declaration_is_made_and_jobs_are_charged_to_it(fresh, tmp_path):
     rows = {r.split("|")[0]: r.split("|")[1:] for r in out.splitlines() if r}
     assert rows[plain] == ["chemistry", "normal", "COMPLETED"], rows
     assert rows[long] == ["physics", "long", "COMPLETED"], rows
+
+
+@pytest.fixture(scope="module")
+def since(fresh):
+    """When the accounts were new: every job charged to them since is this module's."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_usage_per_account_is_what_the_jobs_used(since):
+    """Two jobs of a few seconds, on 2 nodes and on 1: slurm_usage's node-hours per account are sacct's
+    elapsed seconds times nodes, and the cost is the node-hours at c5n.large's price."""
+    jobs = [run(["sbatch", "--parsable", "--wait", "--job-name=acct-usage", "--account=" + account, "--nodes=%d" % nodes,
+                 "--output=/dev/null", "--wrap=sleep 3"], user=USER, timeout=300).stdout.strip()
+            for account, nodes in (("physics", 2), ("chemistry", 1))]
+    settled_rows(jobs)
+    rc, data = playbook(USAGE_PLAY, "-e", "usage_start=" + since)
+    assert rc == 0, failed_tasks(data)
+    usage = task_results(data, "Read the usage")["hpc-cluster-head"]
+    out = run(["sacct", "--noheader", "--parsable2", "--allocations", "--allusers", "--starttime=" + since,
+               "--format=Account,ElapsedRaw,NNodes"]).stdout
+    used = {}
+    for account, elapsed, nodes in (line.split("|") for line in out.splitlines() if line):
+        used[account] = used.get(account, 0) + int(elapsed) * int(nodes) / 3600.0
+    accounts = {row["account"]: row for row in usage["by_account"]}
+    for account in ("physics", "chemistry"):
+        assert used[account] >= 3 / 3600.0, used
+        assert accounts[account]["node_hours"] == pytest.approx(used[account], abs=1e-6), (accounts, used)
+        assert accounts[account]["cost"] == pytest.approx(used[account] * 0.108, abs=1e-6), accounts
+    assert {row["instance_type"] for row in usage["by_instance_type"]} == {"c5n.large"}
+    assert usage["price_source"] == "test table"
 
 
 def test_a_second_run_changes_nothing(fresh, tmp_path):
