@@ -50,7 +50,7 @@ static_layers() {
 }
 
 emulator_layers() {
-  local failed=$logs/emulator.failed target name
+  local failed=$logs/emulator.failed target name pids=()
   : > "$failed"
   if [[ $layer == all || $layer == molecule ]]; then
     section "molecule scenarios of the emulator roles"
@@ -62,8 +62,10 @@ emulator_layers() {
       [[ -x $target/runme.sh ]] || continue
       name=$(basename "$target")
       ( timed "target $name" "$target/runme.sh" > "$logs/target-$name.log" 2>&1 || echo "target:$name" >> "$failed" ) &
+      pids+=("$!")
     done
-    wait
+    # Only the targets: the static side may be running in the background of this same shell.
+    wait "${pids[@]}"
     for target in tests/integration/targets/*/; do
       [[ -x $target/runme.sh ]] || continue
       name=$(basename "$target")
