@@ -39,6 +39,11 @@ def node_type(node, types):
     return "unknown", "on_demand"
 
 
+def _plus(total, amount):
+    """A cost sum that stays null once any part had no price."""
+    return None if total is None or amount is None else total + amount
+
+
 class UsageReport:
     """Sums of jobs, core-hours, node-hours and cost per group; ``missing_prices`` names what had none."""
 
@@ -64,7 +69,7 @@ class UsageReport:
         row["jobs"] += jobs
         row["core_hours"] += core_hours
         row["node_hours"] += node_hours
-        row["cost"] = None if row["cost"] is None or cost is None else row["cost"] + cost
+        row["cost"] = _plus(row["cost"], cost)
 
     def add_job(self, job, nodes):
         """One allocation row of sacct with its node names (empty for a job that never ran)."""
@@ -76,10 +81,10 @@ class UsageReport:
             price = self._price(instance, option)
             seen = per_type.setdefault(instance, [0, 0.0])
             seen[0] += 1
-            seen[1] = None if seen[1] is None or price is None else seen[1] + price * hours
+            seen[1] = _plus(seen[1], None if price is None else price * hours)
         cost = 0.0
         for _count, type_cost in per_type.values():
-            cost = None if cost is None or type_cost is None else cost + type_cost
+            cost = _plus(cost, type_cost)
         node_hours = len(nodes) * hours
         for group, key in (("account", job["Account"]), ("user", job["User"]), ("partition", job["Partition"])):
             self._add(group, key or "(none)", 1, cpus * hours, node_hours, cost)
@@ -88,7 +93,7 @@ class UsageReport:
         self.total["jobs"] += 1
         self.total["core_hours"] += cpus * hours
         self.total["node_hours"] += node_hours
-        self.total["cost"] = None if self.total["cost"] is None or cost is None else self.total["cost"] + cost
+        self.total["cost"] = _plus(self.total["cost"], cost)
 
     def result(self):
         def rounded(row):
