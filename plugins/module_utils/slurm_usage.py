@@ -5,15 +5,17 @@
 Jobs come from sacct's parsable output (elapsed seconds, allocated CPUs, nodes). The instance type
 behind each node comes from its ParallelCluster name (``<queue>-st|dy-<compute resource>-<n>``) and
 the cluster config; its price per hour from a table given per instance type and purchase option.
+Per week, a job counts in the ISO week (from Monday) it started in.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.slurm_cli import SEP, parse_delimited
 
-USAGE_FIELDS = ("JobIDRaw", "Account", "User", "Partition", "AllocCPUS", "NNodes", "ElapsedRaw", "NodeList", "State")
+USAGE_FIELDS = ("JobIDRaw", "Account", "User", "Partition", "AllocCPUS", "NNodes", "ElapsedRaw", "NodeList", "State", "Start")
 GROUPS = ("account", "user", "partition", "instance_type")
 # ParallelCluster's queue CapacityType, and the price table's key for it.
 PURCHASE_OPTIONS = {"ONDEMAND": "on_demand", "SPOT": "spot", "CAPACITY_BLOCK": "capacity_block"}
@@ -39,6 +41,15 @@ def node_type(node, types):
     return "unknown", "on_demand"
 
 
+def week_of(start):
+    """The Monday (YYYY-MM-DD) of the week a job started in; None for a job that never started."""
+    try:
+        day = datetime.date.fromisoformat((start or "")[:10])
+    except ValueError:
+        return None
+    return (day - datetime.timedelta(days=day.weekday())).isoformat()
+
+
 def _plus(total, amount):
     """A cost sum that stays null once any part had no price."""
     return None if total is None or amount is None else total + amount
@@ -52,6 +63,7 @@ class UsageReport:
         self.prices = prices or {}
         self.groups = {group: {} for group in GROUPS}
         self.total = self._row()
+        self.weeks = {}
         self.missing_prices = set()
 
     @staticmethod
@@ -64,8 +76,8 @@ class UsageReport:
             self.missing_prices.add("%s (%s)" % (instance, option))
         return price
 
-    def _add(self, group, key, jobs, core_hours, node_hours, cost):
-        row = self.groups[group].setdefault(key, self._row())
+    def _add(self, group, key, jobs, core_hours, node_hours, cost, rows=None):
+        row = (self.groups[group] if rows is None else rows).setdefault(key, self._row())
         row["jobs"] += jobs
         row["core_hours"] += core_hours
         row["node_hours"] += node_hours
@@ -88,6 +100,10 @@ class UsageReport:
         node_hours = len(nodes) * hours
         for group, key in (("account", job["Account"]), ("user", job["User"]), ("partition", job["Partition"])):
             self._add(group, key or "(none)", 1, cpus * hours, node_hours, cost)
+        week = week_of(job.get("Start"))
+        if week:
+            self._add("account", job["Account"] or "(none)", 1, cpus * hours, node_hours, cost,
+                      rows=self.weeks.setdefault(week, {}))
         for instance, (count, type_cost) in per_type.items():
             self._add("instance_type", instance, 1, cpus * hours * count / len(nodes), count * hours, type_cost)
         self.total["jobs"] += 1
@@ -100,6 +116,8 @@ class UsageReport:
             return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()}
         out = {"by_" + group: [dict(rounded(row), **{group: key}) for key, row in sorted(rows.items())]
                for group, rows in self.groups.items()}
+        out["by_week"] = [{"week": week, "by_account": [dict(rounded(row), account=key) for key, row in sorted(rows.items())]}
+                          for week, rows in sorted(self.weeks.items())]
         out["total"] = rounded(self.total)
         return out
 

@@ -18,7 +18,11 @@ description:
   - The instance type and purchase option (On-Demand or Spot) behind each node come from its
     ParallelCluster name and O(cluster_config); the cost from O(prices). A figure without a price
     is null, and a warning names the instance type.
+  - Per week (RV(by_week)), a job counts in the week it started in, weeks starting on Monday.
   - Needs Slurm accounting (C(Scheduling.SlurmSettings.Database) in the cluster config).
+  - M(hpc.parallelcluster.instance_prices) reads O(prices) from the AWS Price List API and the spot
+    price history (the local emulator serves both from a table); C(playbooks/usage_report.yml) writes
+    the report as CSV and a chart.
 author:
   - hpc.parallelcluster maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -64,6 +68,7 @@ notes:
     user's jobs; run it with C(become).
 seealso:
   - module: hpc.parallelcluster.slurm_accounts
+  - module: hpc.parallelcluster.instance_prices
 """
 
 EXAMPLES = r"""
@@ -112,6 +117,15 @@ by_instance_type:
   returned: always
   type: list
   elements: dict
+by_week:
+  description:
+    - One item per week that had jobs, oldest first, with C(week) (its Monday, V(2026-11-30)) and
+      C(by_account), the rows of RV(by_account) for the jobs that started in that week.
+    - A job that never started (cancelled while pending) is in no week.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"week": "2026-11-30", "by_account": [{"account": "physics", "jobs": 2, "core_hours": 4.0, "node_hours": 2.0, "cost": 0.216}]}]
 total:
   description: C(jobs), C(core_hours), C(node_hours) and C(cost) of every job.
   returned: always

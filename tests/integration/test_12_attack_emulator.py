@@ -28,13 +28,13 @@ ATTACK = textwrap.dedent('''
     import json, sys, urllib.error, urllib.request
     endpoint, bucket, key, access_key, secret = sys.argv[1:6]
 
-    def send(method, path, body=b""):
-        request = urllib.request.Request(endpoint + path, data=body or None, method=method)
+    def send(method, path, body=b"", headers=()):
+        request = urllib.request.Request(endpoint + path, data=body or None, method=method, headers=dict(headers))
         if access_key:
             from botocore.auth import SigV4Auth
             from botocore.awsrequest import AWSRequest
             from botocore.credentials import Credentials
-            signed = AWSRequest(method=method, url=endpoint + path, data=body)
+            signed = AWSRequest(method=method, url=endpoint + path, data=body, headers=dict(headers))
             service = "s3" if path.startswith("/" + bucket) or path == "/" else "moto"
             SigV4Auth(Credentials(access_key, secret), service, "us-east-1").add_auth(signed)
             for name, value in signed.headers.items():
@@ -46,7 +46,10 @@ ATTACK = textwrap.dedent('''
             return exc.code
 
     results = {"list": send("GET", "/"), "put": send("PUT", "/%s/%s" % (bucket, key), b"planted by the attacker"),
-               "reset": send("POST", "/moto-api/reset"), "data": send("GET", "/moto-api/data.json")}
+               "reset": send("POST", "/moto-api/reset"), "data": send("GET", "/moto-api/data.json"),
+               "prices": send("POST", "/", b'{"ServiceCode": "AmazonEC2"}',
+                              {"X-Amz-Target": "AWSPriceListService.GetProducts",
+                               "Content-Type": "application/x-amz-json-1.1"})}
     if access_key:
         import boto3, botocore.exceptions
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",

@@ -3,15 +3,20 @@ Scheduling.SlurmSettings.Database): site.yml's slurm_accounts role keeps account
 declared in slurmdbd, jobs are charged to them, slurm_usage reports what they used and cost, and purge
 takes the cluster back to Slurm's own."""
 
+import csv
 import json
 import os
+import stat
 import time
+import xml.etree.ElementTree as ET
 
 import pytest
 
 from helpers import SITE_ARGS, failed_tasks, playbook, run, settled_rows, task_results
 
 USAGE_PLAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "slurm_usage.yml")
+PRICE_TABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "local_cloud", "files",
+                           "price_table.json")
 
 pytestmark = pytest.mark.integration
 
@@ -136,6 +141,49 @@ def test_usage_per_account_is_what_the_jobs_used(since):
         assert accounts[account]["cost"] == pytest.approx(used[account] * 0.108, abs=1e-6), accounts
     assert {row["instance_type"] for row in usage["by_instance_type"]} == {"c5n.large"}
     assert usage["price_source"] == "test table"
+
+
+def test_the_usage_report_is_what_the_jobs_used_at_the_emulators_prices(since, tmp_path):
+    """usage_report.yml (after the jobs above): the CSV's node-hours per account are sacct's over the
+    report's period, the cost is those node-hours at the price the emulator's Price List API serves,
+    and both charts name each account; the files are the report reader's only."""
+    rc, data = playbook("usage_report.yml", "-e", "usage_report_dir=%s" % tmp_path, "-e", "usage_report_weeks=1")
+    assert rc == 0, failed_tasks(data)
+    usage = task_results(data, "Read the usage and cost")["hpc-cluster-head"]
+    assert usage["price_source"].startswith("on_demand: AWS Price List API at http://127.0.0.1:"), usage["price_source"]
+    folder = tmp_path / "hpc-cluster"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o750
+    with open(folder / "usage-per-account-and-week.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    report = {}
+    for row in rows:
+        report[row["account"]] = report.get(row["account"], 0) + float(row["node_hours"])
+    out = run(["sacct", "--noheader", "--parsable2", "--allocations", "--allusers", "--starttime=" + usage["period"]["start"],
+               "--format=Account,ElapsedRaw,NNodes"]).stdout
+    used = {}
+    for account, elapsed, nodes in (line.split("|") for line in out.splitlines() if line):
+        used[account] = used.get(account, 0) + int(elapsed) * int(nodes) / 3600.0
+    with open(PRICE_TABLE, encoding="utf-8") as handle:
+        price = json.load(handle)["regions"]["us-east-1"]["on_demand"]["c5n.large"]
+    costs = {row["account"]: row["cost"] for row in usage["by_account"]}
+    for account in ("physics", "chemistry"):
+        assert report[account] == pytest.approx(used[account], abs=1e-3), (report, used)
+        assert costs[account] == pytest.approx(used[account] * price, abs=1e-6), (costs, used)
+    for chart in ("node-hours-per-account-and-week.svg", "cost-per-account-and-week.svg"):
+        path = folder / chart
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+        texts = {"".join(element.itertext()) for element in ET.parse(path).iter() if element.tag.endswith("text")}
+        assert {"physics", "chemistry"} <= texts, (chart, texts)
+
+
+def test_bad_report_settings_are_refused_naming_each_and_write_nothing(fresh, tmp_path):
+    rc, data = playbook("usage_report.yml", "-e", "usage_report_dir=%s" % tmp_path, "-e", "usage_report_weeks=two",
+                        "-e", '{"usage_report_prices": ["c5n.large"]}')
+    assert rc != 0
+    message = task_results(data, "Check the report's settings")["hpc-cluster-head"]["msg"]
+    assert message == ("usage_report_weeks: two is not a whole number of weeks; give 1 or more; "
+                       "usage_report_prices: not a mapping of instance type to {on_demand: N, spot: N}"), message
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_second_run_changes_nothing(fresh, tmp_path):

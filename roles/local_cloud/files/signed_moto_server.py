@@ -6,7 +6,8 @@ moto alone accepts every caller, so on a shared machine any local account could 
 reset (/moto-api/reset) the deployment's resources. This program serves moto's own WSGI app behind
 two rules: every request carries an AWS Signature Version 4 made with the one key pair of the
 credentials file (checked with botocore's signer, as AWS checks it), and moto's control API
-(/moto-api/) is off for everyone; only its readiness probe answers, with no data.
+(/moto-api/) is off for everyone; only its readiness probe answers, with no data. Prices (the AWS
+Price List API and EC2's spot price history, which moto lacks) come from price_list_api.py beside it.
 
 The credentials file (AWS shared credentials format, profile "default") must be a regular file of
 this process's user, not readable by anyone else; it is re-read when it changes, so the emulator and
@@ -258,6 +259,17 @@ class SignedOnly:
         return respond(start_response, "403 Forbidden", "application/xml", body)
 
 
+def load_sibling(name):
+    """A module of this program's folder: python -I leaves the folder off sys.path."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def set_process_name(name):
     """Name the process as moto_server is named, so that start-stop-daemon --name finds it (Linux prctl)."""
     try:
@@ -291,7 +303,8 @@ def main(argv=None):
     key_pair = KeyPair(os.path.abspath(args.credentials))
     if key_pair.get() is None:
         log("no usable credentials in %s yet: every request is refused until there are" % key_pair.path)
-    app = SignedOnly(DomainDispatcherApplication(create_backend_app), key_pair)
+    prices = load_sibling("price_list_api")
+    app = SignedOnly(prices.PriceListApi(DomainDispatcherApplication(create_backend_app)), key_pair)
     run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
 
 

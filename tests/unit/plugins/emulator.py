@@ -1,9 +1,13 @@
 """A private AWS API emulator (moto server) for tests, on a port of its own (5150-5159).
 
+Like the local provider's emulator, it answers the AWS Price List API and EC2's spot price history
+from roles/local_cloud/files/price_table.json (price_list_api.py), which moto lacks.
+
 HPC_TEST_EMULATOR_PORTS (``first-last``) moves the range, for a machine where those ports are taken.
 """
 
 import contextlib
+import importlib.util
 import os
 import socket
 import threading
@@ -11,6 +15,18 @@ import threading
 from moto.core.base_backend import BackendDict
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
+
+
+PRICE_LIST_API = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "local_cloud", "files",
+                              "price_list_api.py")
+
+
+def price_list_api():
+    """The local emulator's price middleware module (a role file, not an importable package)."""
+    spec = importlib.util.spec_from_file_location("price_list_api", PRICE_LIST_API)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _ports():
@@ -46,7 +62,8 @@ def moto_endpoint():
     BackendDict.reset()
     # werkzeug takes the bound socket (make_server's fd): a port taken meanwhile cannot make it exit.
     with listener:
-        server = make_server("127.0.0.1", port, DomainDispatcherApplication(create_backend_app), True,
+        app = price_list_api().PriceListApi(DomainDispatcherApplication(create_backend_app))
+        server = make_server("127.0.0.1", port, app, True,
                              request_handler=MotoRequestHandler, fd=listener.fileno())
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -30,6 +30,8 @@ def names(pattern):
 PLUGINS = {
     "module": names("plugins/modules/*.py"),
     "lookup": names("plugins/lookup/*.py"),
+    # A filter file holds several filters, each documented by a YAML file of its own name.
+    "filter": names("plugins/filter/*.yml"),
     "inventory": names("plugins/inventory/*.py"),
     "role": sorted(os.path.basename(os.path.dirname(os.path.dirname(p)))
                    for p in glob.glob(os.path.join(ROOT, "roles/*/meta/argument_specs.yml"))),

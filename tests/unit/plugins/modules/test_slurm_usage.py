@@ -22,11 +22,11 @@ def sacct_rows(*rows):
     return "".join(SEP.join(str(v) for v in row) + "\n" for row in rows)
 
 
-# JobIDRaw, Account, User, Partition, AllocCPUS, NNodes, ElapsedRaw, NodeList, State
+# JobIDRaw, Account, User, Partition, AllocCPUS, NNodes, ElapsedRaw, NodeList, State, Start
 JOBS = sacct_rows(
-    ("10", "physics", "alice", "compute", 4, 2, 3600, "compute-dy-c5n-[1-2]", "COMPLETED"),
-    ("11", "physics", "bob", "spot-q", 72, 1, 1800, "spot-q-dy-big-nodes-1", "COMPLETED"),
-    ("12", "chemistry", "bob", "compute", 2, 1, 0, "None assigned", "CANCELLED by 1000"),
+    ("10", "physics", "alice", "compute", 4, 2, 3600, "compute-dy-c5n-[1-2]", "COMPLETED", "2026-11-29T23:30:00"),
+    ("11", "physics", "bob", "spot-q", 72, 1, 1800, "spot-q-dy-big-nodes-1", "COMPLETED", "2026-11-30T08:00:00"),
+    ("12", "chemistry", "bob", "compute", 2, 1, 0, "None assigned", "CANCELLED by 1000", "Unknown"),
 )
 
 
@@ -57,6 +57,12 @@ def test_usage_and_cost_per_group_from_the_jobs_nodes_and_prices(capsys, monkeyp
     assert types == {"c5n.large": {"jobs": 1, "core_hours": 4.0, "node_hours": 2.0, "cost": 0.216},
                      "c5n.18xlarge": {"jobs": 1, "core_hours": 36.0, "node_hours": 0.5, "cost": 0.6}}
     assert result["total"] == {"jobs": 3, "core_hours": 40.0, "node_hours": 2.5, "cost": 0.816}
+    # Job 10 started on Sunday 29 November (the week of Monday the 23rd), job 11 on Monday the 30th;
+    # job 12 never started and is in no week.
+    assert result["by_week"] == [
+        {"week": "2026-11-23", "by_account": [{"account": "physics", "jobs": 1, "core_hours": 4.0, "node_hours": 2.0, "cost": 0.216}]},
+        {"week": "2026-11-30", "by_account": [{"account": "physics", "jobs": 1, "core_hours": 36.0, "node_hours": 0.5, "cost": 0.6}]},
+    ]
     sacct = fake.commands("sacct")[0]
     assert "--allusers" in sacct and "--starttime=2026-11-01" in sacct and "--endtime=now" in sacct
     assert len([c for c in fake.commands("scontrol") if c[2] == "hostnames"]) == 2  # once per distinct host list
