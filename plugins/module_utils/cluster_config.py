@@ -137,6 +137,13 @@ class _UniqueKeyLoader(yaml.SafeLoader if HAS_YAML else object):
         return super().construct_mapping(node, deep=deep)
 
 
+if HAS_YAML:
+    # Its own constructor table, with SafeLoader's mapping constructor: pcluster's yaml_load replaces the
+    # mapping constructor of yaml.SafeLoader itself (process-wide, without merge keys), which this
+    # subclass would otherwise share once pcluster has been used in the same process.
+    _UniqueKeyLoader.add_constructor("tag:yaml.org,2002:map", yaml.SafeLoader.construct_yaml_map)
+
+
 def _yaml_error_message(source, exc):
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)

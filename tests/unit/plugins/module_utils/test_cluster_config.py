@@ -429,6 +429,17 @@ def test_yaml_anchors_and_merge_keys_are_supported():
         {"MinCount": 0, "MaxCount": 8, "InstanceType": "c5n.large", "Name": "a"}]
 
 
+def test_yaml_rules_hold_after_pcluster_changed_safeloader_in_the_same_process():
+    """pcluster's yaml_load swaps yaml.SafeLoader's mapping constructor for one without merge keys."""
+    from pcluster.utils import yaml_load
+
+    yaml_load("a: 1\n")
+    test_yaml_anchors_and_merge_keys_are_supported()
+    with pytest.raises(ClusterConfigError) as info:
+        load_cluster_config(config="a: 1\na: 2\n")
+    assert "found duplicate key 'a' (first defined on line 1)" in str(info.value)
+
+
 @pytest.mark.parametrize("kwargs", [{}, {"config": {}, "config_file": "x"}])
 def test_exactly_one_source(kwargs):
     with pytest.raises(ClusterConfigError) as info:
