@@ -585,7 +585,7 @@ class LocalClusterBackend(cb.ClusterBackend):
         started_dbd = False
         if database:
             d.ensure_mariadb()
-            d.ensure_accounting_user(database, self.db_port)
+            d.ensure_accounting_user(database)
             started_dbd = d.ensure_slurmdbd()
         else:
             d.stop_accounting()

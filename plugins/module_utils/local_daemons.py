@@ -249,7 +249,7 @@ class Daemons:
         wait_for(self.mariadb_ok, 60, what="MariaDB to answer")
         return True
 
-    def ensure_accounting_user(self, database, port):
+    def ensure_accounting_user(self, database):
         """The config's database and its user (an accounting_database.DatabaseTarget, whose user and
         database names were checked); the password goes on stdin, never on a command line."""
         sql = (

@@ -23,7 +23,7 @@ OWNER = "ec2-user"
 REFUSE = "Refuse links, other users' paths and folders where anyone may rename entries"
 CHECK_PATHS = "Check the paths the role writes"
 CHECK_OWNER = "Check the owner and the group of the job tools"
-SCRIPTS = ("submit-hpc-job.sh", "monitor-jobs.sh", "data-transfer.sh")
+SCRIPTS = ("submit-hpc-job.sh", "monitor-jobs.sh", "data-transfer.sh", "checkpoint-run.sh")
 PLAYBOOK = """- name: Job tools on the head node, as site.yml applies them
   hosts: head_nodes
   gather_facts: false

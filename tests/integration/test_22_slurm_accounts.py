@@ -15,6 +15,7 @@ import pytest
 from helpers import SITE_ARGS, failed_tasks, playbook, run, settled_rows, task_results
 
 USAGE_PLAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "slurm_usage.yml")
+TUNING_PLAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "slurm_tuning.yml")
 PRICE_TABLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "local_cloud", "files",
                            "price_table.json")
 
@@ -191,6 +192,25 @@ def test_a_second_run_changes_nothing(fresh, tmp_path):
     assert rc == 0, failed_tasks(data)
     result = _result(data)
     assert result["changed"] is False and result["commands"] == [], result["commands"]
+
+
+def test_with_enforced_associations_a_user_submits_only_to_the_accounts_given(fresh):
+    """AccountingStorageEnforce=associations (through slurm_tuning, a slurmctld restart): the declared
+    user's job under one of its accounts is taken, under an account it was not given it is refused."""
+    rc, data = playbook(TUNING_PLAY, "-e", '{"slurm_tuning_extra_settings": {"AccountingStorageEnforce": "associations"}}')
+    assert rc == 0, failed_tasks(data)
+    try:
+        config = run(["scontrol", "show", "config"]).stdout
+        assert any(line.split("=")[0].strip() == "AccountingStorageEnforce" and "associations" in line
+                   for line in config.splitlines()), config
+        held = run(["sbatch", "--parsable", "--hold", "--account=physics", "--output=/dev/null", "--wrap=true"], user=USER)
+        run(["scancel", held.stdout.strip()])
+        refused = run(["sbatch", "--parsable", "--hold", "--account=theory", "--output=/dev/null", "--wrap=true"], user=USER,
+                      check=False)
+        assert refused.returncode != 0 and "Invalid account" in refused.stderr, refused.stdout + refused.stderr
+    finally:
+        rc, data = playbook(TUNING_PLAY)
+        assert rc == 0, failed_tasks(data)
 
 
 def test_a_wrong_declaration_is_refused_naming_the_field_and_changes_nothing(fresh, tmp_path):

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 USER = "ec2-user"
 PLAYBOOK = os.path.join(ROOT, "tests", "integration", "playbooks", "hpc_stack_job_tools.yml")
 JOBS = "/shared/jobs"
-SCRIPTS = ("submit-hpc-job.sh", "monitor-jobs.sh", "data-transfer.sh")
+SCRIPTS = ("submit-hpc-job.sh", "monitor-jobs.sh", "data-transfer.sh", "checkpoint-run.sh")
 MODULEFILE = "/etc/environment-modules/modules/mpi/openmpi"
 MPI_HOME = "/usr/lib/%s-linux-gnu/openmpi" % os.uname().machine
 # What a shell that did not source the Modules init has none of.

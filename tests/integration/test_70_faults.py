@@ -151,9 +151,11 @@ def test_a_crashed_compute_node_is_marked_down_its_job_requeued_and_site_replace
         # The instance dies: everything in the node's namespace is gone, Slurm was not asked.
         run([POWER_PROGRAM, "suspend", node])
         wait_until(lambda: _node_state(node).startswith("down"), 120, what="Slurm to mark %s down" % node)
-        wait_until(lambda: "Restarts=1" in run(["scontrol", "show", "job", job]).stdout, 60, what="the job's requeue")
+        wait_until(lambda: "Restarts=1" in run(["scontrol", "show", "job", job]).stdout and _job(job, "T") == "PENDING",
+                   60, interval=0.5, what="the job's requeue")
         # Slurm holds a requeued batch job for its credential lifetime (AuthInfo=cred_expire, 70 s here)
-        # before it may start again; the operator's way to release it at once is a new start time.
+        # before it may start again; the operator's way to release it at once is a new start time,
+        # taken once the job is PENDING (while it is still COMPLETING it is refused).
         # The crashed node may be back in the pool by then (see below), so it may run anywhere.
         # (Refused once the job runs already.)
         run(["scontrol", "update", "JobId=" + job, "StartTime=now"], check=False)
