@@ -225,6 +225,7 @@ class LocalClusterBackend(cb.ClusterBackend):
             "slurmd_spool_mount": self.paths.slurmd_spool_mount,
             "tmpfs_dir": os.path.join(self.paths.spool, "tmp", "%n"),
             "log_file": self.paths.logfile("power"),
+            "instance_metadata": self.paths.instance_metadata,
         }
 
     def _previous_indexes(self, size):

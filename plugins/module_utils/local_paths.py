@@ -98,6 +98,11 @@ class LocalPaths:
     def bin(self, name):
         return os.path.join(self.node_package, "bin", name)
 
+    @property
+    def instance_metadata(self):
+        """Each compute node's instance metadata (%n: the node), where a Spot notice is posted."""
+        return os.path.join(self.run, "instance-metadata", "%n")
+
     def pid(self, name):
         return os.path.join(self.run, "%s.pid" % name)
 

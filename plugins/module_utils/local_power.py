@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -243,6 +244,10 @@ def suspend_node(plan, node):
         os.unlink(_pidfile(plan, node))
     except FileNotFoundError:
         pass
+    # The instance's metadata (a Spot notice) goes with it: the next instance of the node starts
+    # without. The folder is under root's own run directory, where nobody else can put a link.
+    if plan.get("instance_metadata"):
+        shutil.rmtree(plan["instance_metadata"].replace("%n", node), ignore_errors=True)
     _log(plan, "suspend %s: powered down" % node)
 
 

@@ -79,6 +79,17 @@ def test_suspend_leaves_a_foreign_process_its_pid_file_names_alone(plan, fake_ru
     assert not os.path.exists(plan["slurmd_pid_file"].replace("%n", "q-dy-cr-1"))
 
 
+def test_suspend_removes_the_instances_metadata_and_only_that_nodes(plan, fake_run, tmp_path):
+    plan["instance_metadata"] = str(tmp_path / "instance-metadata" / "%n")
+    for node in plan["nodes"]:
+        notice = tmp_path / "instance-metadata" / node / "latest" / "meta-data" / "spot"
+        notice.mkdir(parents=True)
+        (notice / "instance-action").write_text('{"action": "terminate"}\n')
+    local_power.suspend_node(plan, "q-dy-cr-1")
+    assert sorted(os.listdir(tmp_path / "instance-metadata")) == ["q-st-cr-1"]
+    local_power.suspend_node(plan, "q-dy-cr-1")
+
+
 def test_a_process_is_a_nodes_slurmd_only_with_its_program_name_and_namespace(plan, sleeper):
     assert not local_power._is_node_slurmd(plan, "q-dy-cr-1", sleeper.pid)
     # The right program is not enough: the process must also be started for that node in its namespace.
