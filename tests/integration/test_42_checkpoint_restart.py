@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 import uuid
 
 import pytest
@@ -77,11 +78,17 @@ def _lines(path):
 def _requeue_when(job, log, line):
     """Requeue a running job once its log has ``line``, and let it start again at once."""
     wait_until(lambda: line in _lines(log), 300, interval=0.5, what="%r in %s" % (line, log))
+    node = _node_of(job)
     run(["scontrol", "requeue", job])
     # Slurm holds a requeued batch job for its credential lifetime (reason BeginTime) once the first
-    # run has ended (COMPLETING before); a new start time releases it.
+    # run has ended (COMPLETING before); a new start time releases it. The hold is there because the
+    # node's slurmd revokes the job's credential when the first run ends, to the second: a new run
+    # launched there within that second is refused and the job FAILS. So the release waits until the
+    # node has finished with the first run and a whole second has passed since.
     wait_until(lambda: run(["squeue", "--noheader", "--jobs", job, "--format=%T"]).stdout.strip() == "PENDING", 60,
                interval=0.5, what="the requeue of " + job)
+    wait_until(lambda: "COMPLETING" not in _node_state(node), 60, interval=0.5, what="%s to finish the first run" % node)
+    time.sleep(2)
     run(["scontrol", "update", "JobId=" + job, "StartTime=now"], check=False)
 
 
