@@ -173,6 +173,35 @@ def sacct_jobs(name=None):
     return rows
 
 
+def job_field(job, field):
+    """One squeue field of a job (``T`` its state, ``N`` its nodes); empty once Slurm has forgotten it."""
+    return run(["squeue", "--noheader", "--jobs", str(job), "--format=%" + field], check=False).stdout.strip()
+
+
+def node_state(node):
+    """A node's state as scontrol gives it, flags joined by ``+`` (``IDLE+CLOUD+POWERED_DOWN``)."""
+    out = run(["scontrol", "--oneliner", "show", "node", node]).stdout
+    return [word.split("=", 1)[1] for word in out.split() if word.startswith("State=")][0]
+
+
+def release_requeued(job, node=None):
+    """Start a requeued batch job again at once, as an operator does with a new start time.
+
+    Slurm holds a requeued job for its credential lifetime once the first run has ended; a new start
+    time, taken once the job is PENDING (while it is COMPLETING it is refused), releases it. The hold
+    exists because the node's slurmd revokes the job's credential when the first run ends, to the
+    second: a new run launched there within that second is refused and the job FAILS. So when the
+    first run's ``node`` is still alive, the release waits until it has finished with that run and a
+    whole second has passed. A node whose instance is gone has no run to finish: pass no node.
+    """
+    wait_until(lambda: job_field(job, "T") == "PENDING", 60, interval=0.5, what="the requeue of %s" % job)
+    if node:
+        wait_until(lambda: "COMPLETING" not in node_state(node), 60, interval=0.5,
+                   what="%s to finish the first run of %s" % (node, job))
+        time.sleep(2)
+    run(["scontrol", "update", "JobId=%s" % job, "StartTime=now"], check=False)
+
+
 def wait_until(predicate, timeout, interval=2.0, what="condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -13,12 +13,12 @@ import shutil
 import signal
 import subprocess
 import threading
-import time
 import uuid
 
 import pytest
 
-from helpers import SLURM_ENV, failed_tasks, home_of, playbook, run, settled_rows, task_results, wait_until
+from helpers import (SLURM_ENV, failed_tasks, home_of, job_field, node_state, playbook, release_requeued, run, settled_rows,
+                     task_results, wait_until)
 
 pytestmark = pytest.mark.integration
 
@@ -78,18 +78,9 @@ def _lines(path):
 def _requeue_when(job, log, line):
     """Requeue a running job once its log has ``line``, and let it start again at once."""
     wait_until(lambda: line in _lines(log), 300, interval=0.5, what="%r in %s" % (line, log))
-    node = _node_of(job)
+    node = job_field(job, "N")
     run(["scontrol", "requeue", job])
-    # Slurm holds a requeued batch job for its credential lifetime (reason BeginTime) once the first
-    # run has ended (COMPLETING before); a new start time releases it. The hold is there because the
-    # node's slurmd revokes the job's credential when the first run ends, to the second: a new run
-    # launched there within that second is refused and the job FAILS. So the release waits until the
-    # node has finished with the first run and a whole second has passed since.
-    wait_until(lambda: run(["squeue", "--noheader", "--jobs", job, "--format=%T"]).stdout.strip() == "PENDING", 60,
-               interval=0.5, what="the requeue of " + job)
-    wait_until(lambda: "COMPLETING" not in _node_state(node), 60, interval=0.5, what="%s to finish the first run" % node)
-    time.sleep(2)
-    run(["scontrol", "update", "JobId=" + job, "StartTime=now"], check=False)
+    release_requeued(job, node)
 
 
 def _runs(job):
@@ -260,15 +251,6 @@ def test_on_ec2_the_wrapper_reads_the_notice_from_the_metadata_service_with_a_to
         server.server_close()
 
 
-def _node_of(job):
-    return run(["squeue", "--noheader", "--jobs", job, "--format=%N"]).stdout.strip()
-
-
-def _node_state(node):
-    out = run(["scontrol", "--oneliner", "show", "node", node]).stdout
-    return [word.split("=", 1)[1] for word in out.split() if word.startswith("State=")][0]
-
-
 def test_a_spot_interruption_reaches_the_job_which_checkpoints_and_resumes_after_the_node_is_lost(work):
     path, jobs = work
     program, log = os.path.join(path, "phases.sh"), os.path.join(path, "log")
@@ -276,7 +258,7 @@ def test_a_spot_interruption_reaches_the_job_which_checkpoints_and_resumes_after
     # Phases of 12 s: the wrapper polls the notice every 5 s, so it arrives within phase 2.
     job = _submit(path, jobs, "#!/bin/bash\n%s --grace 5 -- %s %s 12\n" % (WRAPPER, program, log))
     wait_until(lambda: "phase 2 begin" in _lines(log), 300, interval=0.5, what="phase 2 of " + job)
-    node = _node_of(job)
+    node = job_field(job, "N")
     rc, data = playbook("spot_interruption.yml", "-e", "spot_interruption_node=" + node,
                         "-e", "spot_interruption_notice_seconds=15")
     assert rc == 0, failed_tasks(data)
@@ -292,12 +274,10 @@ def test_a_spot_interruption_reaches_the_job_which_checkpoints_and_resumes_after
     assert planted.returncode != 0 and not os.path.lexists(os.path.join(METADATA, node)), planted.stderr
     # The node is down and powering down, as clustermgtd leaves a node whose instance is gone; Slurm
     # requeued the job (NODE_FAIL).
-    assert "DOWN" in _node_state(node) or "POWER" in _node_state(node), _node_state(node)
-    wait_until(lambda: run(["squeue", "--noheader", "--jobs", job, "--format=%T"]).stdout.strip() == "PENDING", 60,
-               interval=0.5, what="the requeue of " + job)
-    run(["scontrol", "update", "JobId=" + job, "StartTime=now"], check=False)
+    assert "DOWN" in node_state(node) or "POWER" in node_state(node), node_state(node)
+    release_requeued(job)
     # Accounting shows the first run's NODE_FAIL until the second run starts: wait for the job's end.
-    wait_until(lambda: run(["squeue", "--noheader", "--jobs", job, "--format=%T"], check=False).stdout.strip() == "", 300,
+    wait_until(lambda: job_field(job, "T") == "", 300,
                what="the second run of " + job)
     assert settled_rows([job], 300)[job]["state"] == "COMPLETED"
     lines = _lines(log)
@@ -306,7 +286,7 @@ def test_a_spot_interruption_reaches_the_job_which_checkpoints_and_resumes_after
                      "finished"], lines
     assert _runs(job) == ["NODE_FAIL", "COMPLETED"], _runs(job)
     # The interrupted node comes back to the pool powered down, ready for a new instance.
-    wait_until(lambda: _node_state(node).endswith("POWERED_DOWN") and "DOWN+" not in _node_state(node), 180,
+    wait_until(lambda: node_state(node).endswith("POWERED_DOWN") and "DOWN+" not in node_state(node), 180,
                what="%s powered down and free" % node)
 
 

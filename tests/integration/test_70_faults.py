@@ -18,8 +18,11 @@ from helpers import (
     changed_tasks,
     emulator_clients,
     failed_tasks,
+    job_field,
+    node_state,
     playbook,
     processes,
+    release_requeued,
     run,
     sacct_jobs,
     task_results,
@@ -130,12 +133,10 @@ def test_a_mount_point_given_away_or_opened_is_taken_back_by_site(before):
     assert _aws_resources() == before
 
 
-def _node_state(node):
-    return run(["sinfo", "--noheader", "--Node", "--nodes=" + node, "--format=%t"]).stdout.split()[0]
-
-
-def _job(job, field):
-    return run(["squeue", "--noheader", "--jobs", job, "--format=%" + field], check=False).stdout.strip()
+def _usable(state):
+    """Idle, up or powered down, and not on its way anywhere (sinfo's ``idle`` or ``idle~``)."""
+    flags = state.split("+")
+    return flags[0] == "IDLE" and not {"DRAIN", "NOT_RESPONDING", "POWERING_UP", "POWERING_DOWN"} & set(flags)
 
 
 def test_a_crashed_compute_node_is_marked_down_its_job_requeued_and_site_replaces_the_node(before):
@@ -146,27 +147,24 @@ def test_a_crashed_compute_node_is_marked_down_its_job_requeued_and_site_replace
     try:
         job = run(["sbatch", "--parsable", "--requeue", "--job-name=fault-node", "--nodes=1", "--output=/dev/null",
                    "--wrap", "sleep 300"], user="ec2-user").stdout.strip()
-        wait_until(lambda: _job(job, "T") == "RUNNING", 120, interval=0.5, what="the job to run")
-        node = _job(job, "N")
+        wait_until(lambda: job_field(job, "T") == "RUNNING", 120, interval=0.5, what="the job to run")
+        node = job_field(job, "N")
         # The instance dies: everything in the node's namespace is gone, Slurm was not asked.
         run([POWER_PROGRAM, "suspend", node])
-        wait_until(lambda: _node_state(node).startswith("down"), 120, what="Slurm to mark %s down" % node)
-        wait_until(lambda: "Restarts=1" in run(["scontrol", "show", "job", job]).stdout and _job(job, "T") == "PENDING",
+        wait_until(lambda: node_state(node).startswith("DOWN"), 120, what="Slurm to mark %s down" % node)
+        wait_until(lambda: "Restarts=1" in run(["scontrol", "show", "job", job]).stdout and job_field(job, "T") == "PENDING",
                    60, interval=0.5, what="the job's requeue")
-        # Slurm holds a requeued batch job for its credential lifetime (AuthInfo=cred_expire, 70 s here)
-        # before it may start again; the operator's way to release it at once is a new start time,
-        # taken once the job is PENDING (while it is still COMPLETING it is refused).
-        # The crashed node may be back in the pool by then (see below), so it may run anywhere.
-        # (Refused once the job runs already.)
-        run(["scontrol", "update", "JobId=" + job, "StartTime=now"], check=False)
-        wait_until(lambda: _job(job, "T") == "RUNNING", 300, what="the requeued job to run again")
+        # Released at once rather than after Slurm's credential hold (70 s here); the crashed node has
+        # no run to finish. It may be back in the pool by then (see below), so the job may run anywhere.
+        release_requeued(job)
+        wait_until(lambda: job_field(job, "T") == "RUNNING", 300, what="the requeued job to run again")
         run(["scancel", job])
 
         # Slurm's own power saving may already have suspended the DOWN node (idle_on_node_suspend) while the
         # job waited; otherwise site.yml replaces it as clustermgtd does. Either way it is back and usable.
         rc, data = playbook("site.yml", *SITE_ARGS)
         assert rc == 0, failed_tasks(data)
-        wait_until(lambda: _node_state(node) in ("idle~", "idle"), 180, what="%s back in the pool" % node)
+        wait_until(lambda: _usable(node_state(node)), 180, what="%s back in the pool" % node)
         probe = run(["sbatch", "--parsable", "--wait", "--job-name=fault-node-back", "--nodelist=" + node,
                      "--output=/dev/null", "--wrap", "true"], user="ec2-user", timeout=300).stdout.strip()
         record = wait_until(lambda: [j for j in sacct_jobs("fault-node-back") if j["id"] == probe], 60,
