@@ -226,6 +226,7 @@ class LocalClusterBackend(cb.ClusterBackend):
             "tmpfs_dir": os.path.join(self.paths.spool, "tmp", "%n"),
             "log_file": self.paths.logfile("power"),
             "instance_metadata": self.paths.instance_metadata,
+            "power_lock": self.paths.power_lock,
         }
 
     def _previous_indexes(self, size):

@@ -103,6 +103,11 @@ class LocalPaths:
         """Each compute node's instance metadata (%n: the node), where a Spot notice is posted."""
         return os.path.join(self.run, "instance-metadata", "%n")
 
+    @property
+    def power_lock(self):
+        """Each compute node's power lock (%n: the node): a resume waits for the suspend of the node."""
+        return os.path.join(self.run, "power-locks", "%n.lock")
+
     def pid(self, name):
         return os.path.join(self.run, "%s.pid" % name)
 

@@ -17,6 +17,8 @@ is not a node of the plan before doing anything, and signals a PID from a slurmd
 
 from __future__ import annotations
 
+import concurrent.futures
+import fcntl
 import json
 import os
 import re
@@ -251,6 +253,39 @@ def suspend_node(plan, node):
     _log(plan, "suspend %s: powered down" % node)
 
 
+def lock_nodes(plan, nodes):
+    """Hold each node's power lock (sorted, so two runs cannot deadlock) until this program ends.
+
+    Slurm may resume a node once SuspendTimeout has passed since it asked for the suspend: a resume
+    waits here until the suspend run that holds the node is finished with it, rather than start a
+    node the suspend run is about to remove. The lock files live in root's own run directory (no
+    link is followed); a plan without ``power_lock`` (written by an older release) locks nothing."""
+    if not plan.get("power_lock"):
+        return []
+    held = []
+    for node in sorted(set(nodes)):
+        path = plan["power_lock"].replace("%n", node)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        held.append(fd)
+    return held
+
+
+def _act(plan, action, node):
+    """One node's resume or suspend; a failure is logged and counted, the other nodes go on."""
+    try:
+        if action == "resume":
+            resume_node(plan, node)
+        else:
+            suspend_node(plan, node)
+        return True
+    except (OSError, ValueError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", "") or ""
+        _log(plan, "%s %s failed: %s %s" % (action, node, exc, detail.strip()))
+        return False
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) != 2 or argv[0] not in ACTIONS + ("exec-slurmd",):
@@ -269,18 +304,20 @@ def main(argv=None):
         _log(plan, message)
         sys.stderr.write(message + "\n")
         return 2
-    failed = 0
-    for node in nodes:
-        try:
-            if action == "resume":
-                resume_node(plan, node)
-            else:
-                suspend_node(plan, node)
-        except (OSError, ValueError, subprocess.CalledProcessError) as exc:
-            detail = getattr(exc, "stderr", "") or ""
-            _log(plan, "%s %s failed: %s %s" % (action, node, exc, detail.strip()))
-            failed += 1
-    return 1 if failed else 0
+    try:
+        lock_nodes(plan, nodes)
+    except OSError as exc:
+        message = "%s %r refused: cannot take the power lock: %s" % (action, hostlist, exc)
+        _log(plan, message)
+        sys.stderr.write(message + "\n")
+        return 2
+    if action == "resume":
+        done = [_act(plan, action, node) for node in nodes]
+    else:
+        # Stopping a slurmd takes a second or two: the nodes of one call stop side by side.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=min(16, len(nodes))) as pool:
+            done = list(pool.map(lambda node: _act(plan, action, node), nodes))
+    return 0 if all(done) else 1
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ signals only the slurmd its PID file names when /proc agrees, and follows no lin
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -139,3 +140,46 @@ def test_a_host_interface_whose_peer_is_not_the_nodes_eth0_is_replaced(plan, mon
     assert ["ip", "link", "del", "hpcv0"] in calls
     assert calls.index(["ip", "link", "del", "hpcv0"]) < calls.index(
         ["ip", "link", "add", "hpcv0", "type", "veth", "peer", "name", "eth0", "netns", "q-dy-cr-1"])
+
+
+def test_a_resume_waits_until_the_suspend_holding_the_node_has_finished(monkeypatch, plan, fake_run, tmp_path):
+    """Slurm may resume a node SuspendTimeout after asking for its suspend: the resume must not start
+    a node the suspend run is still about to remove."""
+    plan["power_lock"] = str(tmp_path / "locks" / "%n.lock")
+    monkeypatch.setattr(local_power, "load_plan", lambda: plan)
+    resumed = threading.Event()
+    monkeypatch.setattr(local_power, "resume_node", lambda p, n: resumed.set())
+    held = local_power.lock_nodes(plan, ["q-dy-cr-1"])  # as a suspend run holds it
+    result = []
+    worker = threading.Thread(target=lambda: result.append(local_power.main(["resume", "q-dy-cr-1"])))
+    worker.start()
+    assert not resumed.wait(1.0)
+    for fd in held:
+        os.close(fd)
+    worker.join(10)
+    assert resumed.is_set() and result == [0]
+    assert oct(os.stat(plan["power_lock"].replace("%n", "q-dy-cr-1")).st_mode & 0o777) == "0o600"
+    assert oct(os.stat(tmp_path / "locks").st_mode & 0o777) == "0o700"
+
+
+def test_a_lock_file_that_is_a_link_is_refused_and_nothing_is_done(monkeypatch, plan, fake_run, tmp_path, capsys):
+    plan["power_lock"] = str(tmp_path / "locks" / "%n.lock")
+    (tmp_path / "locks").mkdir()
+    target = tmp_path / "target"
+    target.write_text("original\n")
+    os.symlink(str(target), plan["power_lock"].replace("%n", "q-dy-cr-1"))
+    monkeypatch.setattr(local_power, "load_plan", lambda: plan)
+    acted = []
+    monkeypatch.setattr(local_power, "suspend_node", lambda p, n: acted.append(n))
+    assert local_power.main(["suspend", "q-dy-cr-1,q-st-cr-1"]) == 2
+    assert acted == [] and target.read_text() == "original\n"
+    assert "power lock" in capsys.readouterr().err
+
+
+def test_the_nodes_of_one_suspend_stop_side_by_side(monkeypatch, plan, fake_run, tmp_path):
+    plan["power_lock"] = str(tmp_path / "locks" / "%n.lock")
+    monkeypatch.setattr(local_power, "load_plan", lambda: plan)
+    # Each node's suspend waits for the other's: done one after the other, the barrier breaks.
+    both = threading.Barrier(2, timeout=10)
+    monkeypatch.setattr(local_power, "suspend_node", lambda p, n: both.wait())
+    assert local_power.main(["suspend", "q-dy-cr-1,q-st-cr-1"]) == 0
