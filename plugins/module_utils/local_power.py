@@ -265,8 +265,11 @@ def lock_nodes(plan, nodes):
     held = []
     for node in sorted(set(nodes)):
         path = plan["power_lock"].replace("%n", node)
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise RefusedError("cannot take the power lock of %s: %s" % (node, exc)) from None
         fcntl.flock(fd, fcntl.LOCK_EX)
         held.append(fd)
     return held
@@ -299,15 +302,9 @@ def main(argv=None):
     try:
         nodes = expand_hostlist(plan, hostlist)
         check_nodes(plan, nodes)
+        lock_nodes(plan, nodes)
     except (RefusedError, subprocess.CalledProcessError) as exc:
         message = "%s %r refused: %s" % (action, hostlist, (getattr(exc, "stderr", "") or str(exc)).strip())
-        _log(plan, message)
-        sys.stderr.write(message + "\n")
-        return 2
-    try:
-        lock_nodes(plan, nodes)
-    except OSError as exc:
-        message = "%s %r refused: cannot take the power lock: %s" % (action, hostlist, exc)
         _log(plan, message)
         sys.stderr.write(message + "\n")
         return 2
