@@ -95,10 +95,12 @@ def bench_scale_down(results):
     results["scale_down_s"] = round(time.monotonic() - ended, 1)
 
 
-def _raw_submit_and_wait():
-    job = sh(["sbatch", "--parsable", "--nodes=1", "--output=/dev/null", "--wrap", "true"], user=USER).stdout.strip()
+def _raw_submit_and_wait(*options):
+    """A one-node job (or, with --array, an array) through sbatch, polled with backoff until it is gone."""
+    job = sh(["sbatch", "--parsable", *options, "--nodes=1", "--output=/dev/null", "--wrap", "true"],
+             user=USER).stdout.strip()
     delay = 0.2
-    while job_state(job) not in ("",):
+    while job_state(job):
         time.sleep(delay)
         delay = min(delay * 1.5, 2.0)
     return job
@@ -117,7 +119,8 @@ def bench_slurm_job(results, runs=5):
     results["raw_sbatch_poll_s"] = round(statistics.median(raw), 2)
     results["slurm_job_playbook_s"] = round(statistics.median(module), 2)
     results["slurm_job_ratio"] = round(statistics.median(module) / statistics.median(raw), 2)
-    results["raw_array_1000_s"] = round(timed_call(_raw_array_and_wait), 1)
+    # The same array as bench/slurm_job_overhead.yml submits with -e array=1-1000.
+    results["raw_array_1000_s"] = round(timed_call(lambda: _raw_submit_and_wait("--array=1-1000")), 1)
     start = time.monotonic()
     sh([os.path.join(VENV_BIN, "ansible-playbook"), play, "-e", "array=1-1000"], timeout=1800)
     elapsed = time.monotonic() - start
@@ -125,16 +128,6 @@ def bench_slurm_job(results, runs=5):
     results["array_jobs_per_s"] = round(1000 / elapsed, 1)
     # Throughput of slurm_job against raw sbatch: above 1 the module is the faster.
     results["array_vs_raw"] = round(results["raw_array_1000_s"] / elapsed, 2)
-
-
-def _raw_array_and_wait(tasks=1000):
-    """The same array as bench/slurm_job_overhead.yml submits, through sbatch, polled until done."""
-    job = sh(["sbatch", "--parsable", "--array=1-%d" % tasks, "--nodes=1", "--output=/dev/null", "--wrap", "true"],
-             user=USER).stdout.strip()
-    delay = 0.2
-    while job_state(job):
-        time.sleep(delay)
-        delay = min(delay * 1.5, 2.0)
 
 
 def timed_call(func):
@@ -221,10 +214,6 @@ def bench_footprint(results):
     results["idle_rss_by_program_mib"] = {p: round(kib / 1024, 1) for p, kib in sorted(by_program.items())}
 
 
-def bench_aws_polling(results):
-    results.update(aws_polling.measure())
-
-
 def _fresh_clone(tmp):
     """A clone of this checkout's HEAD in a private folder, as a new user makes one."""
     clone = os.path.join(tmp, "checkout")
@@ -249,10 +238,6 @@ def bench_suite(results):
     with tempfile.TemporaryDirectory() as tmp:
         clone = _fresh_clone(tmp)
         results["fresh_clone_make_test_s"] = round(timed(["make", "-C", clone, "test"], timeout=3 * 3600), 1)
-
-
-def bench_inventory_aws(results):
-    results.update(inventory_aws.measure())
 
 
 # Issue targets, with the figure measured before this work (bench/README.md): (figure, target, met, before).
@@ -288,7 +273,9 @@ def target_rows(results):
 
 
 CLUSTER_BENCHES = ("site", "scale_up", "scale_down", "slurm_job", "inventory", "footprint")
-BENCHES = CLUSTER_BENCHES + ("aws_polling", "inventory_aws")
+# Figures that need no local cluster.
+STANDALONE_BENCHES = ("aws_polling", "inventory_aws")
+BENCHES = CLUSTER_BENCHES + STANDALONE_BENCHES
 # Each takes a fresh clone through the README's commands; --only names them.
 FRESH_CLONE_BENCHES = ("fresh_site", "suite")
 
@@ -300,7 +287,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="leave the cluster up afterwards")
     options = parser.parse_args()
     results = {}
-    for name in ("aws_polling", "inventory_aws") + FRESH_CLONE_BENCHES:
+    for name in STANDALONE_BENCHES + FRESH_CLONE_BENCHES:
         if name in options.only:
             RUNNERS[name](results, options)
     if set(options.only) & set(CLUSTER_BENCHES):
@@ -333,8 +320,8 @@ RUNNERS = {
     "slurm_job": lambda results, _options: bench_slurm_job(results),
     "inventory": lambda results, _options: bench_inventory(results),
     "footprint": lambda results, _options: bench_footprint(results),
-    "aws_polling": lambda results, _options: bench_aws_polling(results),
-    "inventory_aws": lambda results, _options: bench_inventory_aws(results),
+    "aws_polling": lambda results, _options: results.update(aws_polling.measure()),
+    "inventory_aws": lambda results, _options: results.update(inventory_aws.measure()),
     "fresh_site": lambda results, _options: bench_fresh_site(results),
     "suite": lambda results, _options: bench_suite(results),
 }
