@@ -30,8 +30,10 @@ import sys
 import time
 
 POWER_PLAN = "/opt/parallelcluster/local/power-plan.json"
-BOOT_TIME_MARGIN = 1.2
-STARTED = time.monotonic()
+# Wall-clock time this program was started: Slurm asked for the resume at or before it.
+STARTED = time.time()
+# How far into the next wall-clock second slurmd is started (see boot_wait).
+SECOND_MARGIN = 0.02
 ACTIONS = ("resume", "suspend", "resume-fail")
 # Slurm hostlists as ParallelCluster names its nodes: ``queue-dy-cr-[1-3],queue-st-cr-1``.
 HOSTLIST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_,\[\]-]*$")
@@ -182,6 +184,20 @@ def _ensure_namespace(plan, node):
     _run(["ip", "-n", node, "link", "set", "lo", "up"])
 
 
+def boot_wait(started, now):
+    """Seconds to wait before starting slurmd so that slurmctld takes it as booted after its request.
+
+    slurmctld ignores a registration whose boot time is earlier than its power-up request ("Still
+    waiting for boot") and then waits ResumeTimeout. It stamps the request in whole seconds before
+    running this program, and takes the boot time as its own whole second minus slurmd's uptime.
+    Slurm 22.05 counts that uptime in whole seconds of the kernel's boot clock, whose second
+    boundaries are not the wall clock's, so it can be one second more than the wall clock moved.
+    A slurmd started in a later wall-clock second than this program's start is therefore never
+    taken as booted before the request: at most half a second on average, none once the node's
+    set-up has crossed the second."""
+    return max(0.0, int(started) + 1 + SECOND_MARGIN - now)
+
+
 def resume_node(plan, node):
     """Boot one node: namespace, address registered with slurmctld, then slurmd."""
     check_nodes(plan, [node])
@@ -199,10 +215,7 @@ def resume_node(plan, node):
     env = _slurm_env(plan)
     _run([plan["scontrol"], "update", "nodename=%s" % node, "nodeaddr=%s" % plan["nodes"][node]["addr"],
           "nodehostname=%s" % node], env=env)
-    # slurmctld ignores a registration whose boot time (whole seconds, from slurmd's uptime) is
-    # earlier than its power-up request ("Still waiting for boot"), and then waits ResumeTimeout.
-    # Starting slurmd over a second after this program was called keeps the boot time later.
-    time.sleep(max(0.0, STARTED + BOOT_TIME_MARGIN - time.monotonic()))
+    time.sleep(boot_wait(STARTED, time.time()))
     # A node with its own network, host name and spool directory, as an EC2 instance would have.
     _run(["nsenter", "--net=%s" % _netns_path(node), "--", "unshare", "--uts", "--mount", "--propagation", "private",
           "--", sys.executable, "-I", os.path.abspath(__file__), "exec-slurmd", node], env=env)

@@ -65,9 +65,10 @@ DIFFERENCES = {
                            "ParallelCluster: 30 s), so local nodes start and stop within a second of Slurm's "
                            "decision; cloud_reg_addrs: a node's address is the one it registers from",
     "RebootProgram": "left out: the local compute nodes share this machine's kernel, /sbin/reboot would restart it",
-    "SuspendTimeout": "5 s instead of 120 s: Slurm keeps a node 'powering down' for SuspendTimeout before it "
-                      "may start again, and a local node stops in a second or two (the nodes of one call side by "
-                      "side); a resume that comes while the node's suspend still runs waits for it (a lock per node)",
+    "SuspendTimeout": "2 s instead of 120 s: Slurm keeps a node 'powering down' for SuspendTimeout (and until its "
+                      "next power-saving check) before it may start again and shows it idle~; a local node stops in a "
+                      "second or two (the nodes of one call side by side), and a resume that comes while the node's "
+                      "suspend still runs waits for it (a lock per node)",
     "Prolog": "left out: ParallelCluster's prolog.d holds its own node scripts, which the local provider "
               "does not install",
     "Epilog": "left out: ParallelCluster's epilog.d holds its own node scripts, which the local provider "
@@ -108,7 +109,7 @@ def base_settings(cluster_name, paths):
         ("SuspendProgram", p.bin("slurm_suspend")),
         ("ResumeProgram", p.bin("slurm_resume")),
         ("ResumeFailProgram", p.bin("slurm_resume_fail")),
-        ("SuspendTimeout", "5"),
+        ("SuspendTimeout", "2"),
         ("PrivateData", "cloud"),
         ("ResumeRate", "0"),
         ("SuspendRate", "0"),

@@ -170,6 +170,10 @@ def test_accounting_runs_on_the_database_the_config_names():
                  "--batch", "--skip-column-names", "--execute=SHOW DATABASES"], env={"MYSQL_PWD": password})
     assert "hpc_cluster" in login.stdout.split(), login
     assert "hpc-cluster" in run(["sacctmgr", "--noheader", "--parsable2", "show", "cluster", "format=cluster"]).stdout.split()
+    # The local database meets slurmdbd's own checks of its settings (innodb_buffer_pool_size and
+    # innodb_lock_wait_timeout at SchedMD's minimums).
+    with open("/var/log/hpc-parallelcluster/slurmdbd.log") as handle:
+        assert "Database settings not recommended" not in handle.read()
 
 
 def test_a_database_the_account_lacks_is_refused_naming_the_field(tmp_path):

@@ -297,6 +297,7 @@ def main(argv=None):
     os.environ.setdefault("MOTO_PORT", str(args.port))
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 
+    load_sibling("lazy_offerings").install()
     from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import run_simple
 

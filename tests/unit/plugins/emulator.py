@@ -17,16 +17,20 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 
-PRICE_LIST_API = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "local_cloud", "files",
-                              "price_list_api.py")
+LOCAL_CLOUD_FILES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "local_cloud", "files")
 
 
-def price_list_api():
-    """The local emulator's price middleware module (a role file, not an importable package)."""
-    spec = importlib.util.spec_from_file_location("price_list_api", PRICE_LIST_API)
+def local_cloud_module(name):
+    """A module of the local emulator's program (a role file, not an importable package)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(LOCAL_CLOUD_FILES, name + ".py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def price_list_api():
+    """The local emulator's price middleware module."""
+    return local_cloud_module("price_list_api")
 
 
 def _ports():

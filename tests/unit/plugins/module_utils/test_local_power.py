@@ -183,3 +183,17 @@ def test_the_nodes_of_one_suspend_stop_side_by_side(monkeypatch, plan, fake_run,
     both = threading.Barrier(2, timeout=10)
     monkeypatch.setattr(local_power, "suspend_node", lambda p, n: both.wait())
     assert local_power.main(["suspend", "q-dy-cr-1,q-st-cr-1"]) == 0
+
+
+@pytest.mark.parametrize("started", [1000.0, 1000.01, 1000.5, 1000.97, 1000.999])
+@pytest.mark.parametrize("elapsed", [0.0, 0.1, 0.4, 0.99, 1.5])
+def test_slurmd_starts_in_a_later_wall_clock_second_than_the_resume_request(started, elapsed):
+    """slurmctld stamped the request in started's second or before: slurmd, started after the wait,
+    is in a later second even when Slurm 22.05 counts a second more of uptime than passed, and the
+    wait is never more than a second, nor any once the set-up has crossed into the next second."""
+    now = started + elapsed
+    wait = local_power.boot_wait(started, now)
+    assert int(now + wait) >= int(started) + 1
+    assert wait <= 1 + local_power.SECOND_MARGIN
+    if int(now) > int(started) and now - int(now) >= local_power.SECOND_MARGIN:
+        assert wait == 0

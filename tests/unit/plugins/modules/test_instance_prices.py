@@ -7,13 +7,13 @@ import os
 
 import boto3
 import pytest
-from emulator import PRICE_LIST_API, moto_endpoint
+from emulator import LOCAL_CLOUD_FILES, moto_endpoint
 from module_runner import run_module
 
 from ansible_collections.hpc.parallelcluster.plugins.module_utils.instance_prices import on_demand_price, spot_mean
 from ansible_collections.hpc.parallelcluster.plugins.modules import instance_prices
 
-TABLE = json.load(open(os.path.join(os.path.dirname(PRICE_LIST_API), "price_table.json"), encoding="utf-8"))
+TABLE = json.load(open(os.path.join(LOCAL_CLOUD_FILES, "price_table.json"), encoding="utf-8"))
 US_EAST_1 = TABLE["regions"]["us-east-1"]
 CONFIG = {"Scheduling": {"SlurmQueues": [
     {"Name": "compute", "CapacityType": "ONDEMAND", "ComputeResources": [{"Name": "c5n", "InstanceType": "c5n.large"}]},
