@@ -9,6 +9,8 @@ waits on it with that clock, so the figure takes no real time. The peer is
 import os
 import sys
 
+import collection_code
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER_INTERVAL_S = 30
 
@@ -55,20 +57,11 @@ class CreatingApi:
                 "computeFleetStatus": "RUNNING" if done else "UNKNOWN", "clusterConfiguration": {}}
 
 
-def _backend_class():
-    from ansible.plugins.loader import init_plugin_loader
-
-    init_plugin_loader([os.path.join(ROOT, ".collections")])
-    from ansible_collections.hpc.parallelcluster.plugins.module_utils.aws_cluster import AwsClusterBackend
-
-    return AwsClusterBackend
-
-
 def provider_polls(duration):
     """(polls while waiting, longest gap between two polls in seconds) of the aws provider's create."""
     clock = SimulatedClock()
     api = CreatingApi(clock, duration)
-    backend = _backend_class()(api, wait=True, wait_timeout=duration * 2, sleep=clock.sleep, clock=clock.time)
+    backend = collection_code.module_utils("aws_cluster").AwsClusterBackend(api, wait=True, wait_timeout=duration * 2, sleep=clock.sleep, clock=clock.time)
     backend.create("bench", {})
     waiting = [t for t in api.polls if t >= api.created_at]
     # The last describe reads the finished cluster back for the result: it is not a poll.

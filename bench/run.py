@@ -18,6 +18,7 @@ import tempfile
 import time
 
 import aws_polling
+import collection_code
 import inventory_aws
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -94,16 +95,18 @@ def bench_scale_down(results):
     """A node left idle: from its job's end (Slurm's own end time) to powered down, against the
     configured idle time, with the node's state polled every 0.2 s. (The time sbatch --wait returns
     lags the end by up to its own polling interval, which made earlier figures seconds too short.)"""
-    config = dict((key.strip(), value.split()[0] if value.split() else "") for key, _eq, value in
-                  (line.partition(" = ") for line in sh(["scontrol", "show", "config"]).stdout.splitlines()))
-    results["configured_idle_s"] = int(config["SuspendTime"])
-    results["configured_suspend_timeout_s"] = int(config["SuspendTimeout"])
+    config = collection_code.module_utils("slurm_cli").parse_config(sh(["scontrol", "show", "config"]).stdout)
+    results["configured_idle_s"] = int(config["SuspendTime"].split()[0])
+    results["configured_suspend_timeout_s"] = int(config["SuspendTimeout"].split()[0])
     job = sh(["sbatch", "--parsable", "--nodes=1", "--output=/dev/null", "--wrap", "true"], user=USER).stdout.strip()
-    while job_state(job):
+    # SLURM_TIME_FORMAT=%s: sacct prints the end as seconds since the epoch, once the job's end has
+    # reached accounting ("Unknown" until then).
+    end = node = ""
+    while not end.isdigit():
         time.sleep(0.2)
-    # SLURM_TIME_FORMAT=%s: sacct prints the end as seconds since the epoch.
-    end, node = sh(["sacct", "--noheader", "--parsable2", "--allocations", "--jobs", job, "--format=End,NodeList"],
-                   env=dict(ENV, SLURM_TIME_FORMAT="%s")).stdout.strip().split("|")
+        record = sh(["sacct", "--noheader", "--parsable2", "--allocations", "--jobs", job, "--format=End,NodeList"],
+                    env=dict(ENV, SLURM_TIME_FORMAT="%s")).stdout.strip()
+        end, _sep, node = record.partition("|")
     while not node_states().get(node, "~").endswith("~"):
         time.sleep(0.2)
     results["scale_down_s"] = round(time.time() - int(end), 1)

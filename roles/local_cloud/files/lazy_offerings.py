@@ -36,11 +36,15 @@ class LazyOfferings(dict):
         super().__setitem__(region, offerings)
         return offerings
 
+    # Only __missing__ stores a region, and only one of self.files: the files are the regions.
     def get(self, region, default=None):
-        return self[region] if region in self.files or super().__contains__(region) else default
+        return self[region] if region in self.files else default
 
     def __contains__(self, region):
-        return region in self.files or super().__contains__(region)
+        return region in self.files
+
+    def __len__(self):
+        return len(self.files)
 
     def _load_all(self):
         for region in self.files:
@@ -49,9 +53,6 @@ class LazyOfferings(dict):
     def __iter__(self):
         self._load_all()
         return super().__iter__()
-
-    def __len__(self):
-        return len(set(self.files) | set(super().keys()))
 
     def keys(self):
         self._load_all()

@@ -2,17 +2,10 @@
 answers exactly what moto answers, and a region nobody asks for is never read."""
 
 import json
-import os
 import subprocess
 import sys
 
 from emulator import LOCAL_CLOUD_FILES, local_cloud_module
-
-LAZY_OFFERINGS = os.path.join(LOCAL_CLOUD_FILES, "lazy_offerings.py")
-
-
-def lazy_offerings():
-    return local_cloud_module("lazy_offerings")
 
 
 def test_a_region_is_read_once_on_first_lookup_and_others_never():
@@ -23,7 +16,7 @@ def test_a_region_is_read_once_on_first_lookup_and_others_never():
         return [{"InstanceType": "c5n.large", "Location": path.split("/")[-1].split(".")[0]}]
 
     files = {"us-east-1": "x/region/us-east-1.json.gz", "eu-west-1": "x/region/eu-west-1.json.gz"}
-    offerings = lazy_offerings().LazyOfferings("region", files, load)
+    offerings = local_cloud_module("lazy_offerings").LazyOfferings("region", files, load)
     assert reads == [] and "us-east-1" in offerings and len(offerings) == 2
     assert offerings.get("us-east-1") == [{"InstanceType": "c5n.large", "Location": "us-east-1",
                                            "LocationType": "region"}]
@@ -37,10 +30,9 @@ def test_a_region_is_read_once_on_first_lookup_and_others_never():
 ANSWERS = r"""
 import json, sys
 if sys.argv[1] == "lazy":
-    spec = __import__("importlib.util").util.spec_from_file_location("lazy_offerings", sys.argv[2])
-    module = __import__("importlib.util").util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.install()
+    sys.path.insert(0, sys.argv[2])
+    import lazy_offerings
+    lazy_offerings.install()
 from moto.ec2 import ec2_backends
 from moto.ec2.models import instance_types
 answers = {}
@@ -55,7 +47,7 @@ print(json.dumps({"answers": answers, "read": read}, sort_keys=True, default=str
 
 
 def _answers(mode):
-    result = subprocess.run([sys.executable, "-c", ANSWERS, mode, LAZY_OFFERINGS], check=True,
+    result = subprocess.run([sys.executable, "-c", ANSWERS, mode, LOCAL_CLOUD_FILES], check=True,
                             stdout=subprocess.PIPE, text=True)
     return json.loads(result.stdout)
 
