@@ -125,16 +125,56 @@ def test_a_job_without_checkpoints_runs_again_from_the_start(work):
     assert _runs(job) == ["REQUEUED", "COMPLETED"], _runs(job)
 
 
+def _stand_in_slurm(path, calls, state):
+    """A folder with a stand-in scontrol that records its arguments in ``calls`` and a stand-in
+    squeue that shows the job in ``state``."""
+    fake = os.path.join(path, "bin")
+    os.mkdir(fake)
+    os.chown(fake, pwd.getpwnam(USER).pw_uid, -1)
+    _write(os.path.join(fake, "scontrol"), "#!/bin/sh\necho \"$@\" >> %s\n" % calls)
+    _write(os.path.join(fake, "squeue"), "#!/bin/sh\necho %s\n" % state)
+    return fake
+
+
+@pytest.mark.parametrize("state, kept", [("COMPLETING", True), ("RUNNING", False)])
+def test_a_program_that_saves_before_the_wrapper_hears_the_stop_keeps_its_checkpoint(work, state, kept):
+    """Slurm signals a job's processes deepest first: the program can save and exit 0 before the
+    wrapper hears the stop. The wrapper (as the cluster's user, outside Slurm, a stand-in squeue
+    showing the job ``state``) keeps the checkpoint unless Slurm still runs the job."""
+    path, _jobs = work
+    program, log = os.path.join(path, "phases.sh"), os.path.join(path, "log")
+    _write(program, PHASES)
+    fake = _stand_in_slurm(path, os.path.join(path, "scontrol"), state)
+    root = os.path.join(path, "checkpoints")
+    env = dict(SLURM_ENV, PATH="%s:/usr/bin:/bin" % fake, HOME=home_of(USER), SLURM_JOB_ID="4141", CHECKPOINT_ROOT=root)
+    wrapper = subprocess.Popen(["/usr/bin/setpriv", "--reuid", USER, "--regid", USER, "--init-groups", WRAPPER, "--", program, log],
+                               env=env, cwd=path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: "phase 2 begin" in _lines(log), 30, interval=0.2, what="phase 2 to begin")
+        child = run(["pgrep", "-P", str(wrapper.pid), "-f", program]).stdout.split()
+        assert len(child) == 1, child
+        os.kill(int(child[0]), signal.SIGTERM)
+        output = wrapper.communicate(timeout=30)[0]
+    finally:
+        if wrapper.poll() is None:
+            wrapper.kill()
+    assert wrapper.returncode == 0, output
+    assert _lines(log)[-1] == "saved after phase 1", _lines(log)
+    checkpoint = os.path.join(root, "4141", "phase")
+    assert os.path.exists(checkpoint) is kept, output
+    if kept:
+        assert "job 4141 is COMPLETING, not finished: its checkpoints stay in %s" % os.path.dirname(checkpoint) in output, output
+        with open(checkpoint) as handle:
+            assert handle.read().strip() == "1"
+
+
 def test_the_time_limit_warning_becomes_a_checkpoint_and_a_requeue(work, tmp_path):
     """Slurm's --signal=B:USR1@<seconds> warning, sent to the wrapper by hand (as the cluster's user,
     outside Slurm, with a stand-in scontrol that records the requeue)."""
     path, _jobs = work
     program, log, calls = os.path.join(path, "phases.sh"), os.path.join(path, "log"), os.path.join(path, "scontrol")
     _write(program, PHASES)
-    fake = os.path.join(path, "bin")
-    os.mkdir(fake)
-    os.chown(fake, pwd.getpwnam(USER).pw_uid, -1)
-    _write(os.path.join(fake, "scontrol"), "#!/bin/sh\necho \"$@\" >> %s\n" % calls)
+    fake = _stand_in_slurm(path, calls, "RUNNING")
     root = os.path.join(path, "checkpoints")
     env = dict(SLURM_ENV, PATH="%s:/usr/bin:/bin" % fake, HOME=home_of(USER), SLURM_JOB_ID="4242",
                CHECKPOINT_ROOT=root)
