@@ -483,8 +483,8 @@ class LocalClusterBackend(cb.ClusterBackend):
         return changed
 
     def _write_files_stopping_ctld(self, name, config, rendered=None):
-        """Write the files; stop slurmctld when a setting it reads only at start changed, so that
-        the daemon start that follows brings it back with them (a reconfigure would not)."""
+        """Write the files; stop slurmctld, slurmdbd or MariaDB when a setting it reads only at start
+        changed, so that the daemon start that follows brings it back with them (a reconfigure would not)."""
         restart_before = self._restart_lines()
         rendered = rendered or self.render(name, config)
         changed = self._write_files(name, config, rendered)
@@ -492,7 +492,12 @@ class LocalClusterBackend(cb.ClusterBackend):
         changed += self._remove_stale_queue_files(rendered)
         if changed and restart_before != self._restart_lines() and self.daemons.slurmctld_ok():
             self.daemons.stop_slurmctld()
-        if self.paths.slurmdbd_conf in changed and self.daemons.slurmdbd_ok():
+        if self.paths.mariadb_cnf in changed and self.daemons.mariadb_ok():
+            # MariaDB reads its settings at start only: it stops, slurmdbd first (slurmctld keeps the
+            # records it sends meanwhile), and the daemon start that follows brings both back.
+            self.daemons.stop("slurmdbd")
+            self.daemons.stop_mariadb()
+        elif self.paths.slurmdbd_conf in changed and self.daemons.slurmdbd_ok():
             # slurmdbd reads its database user and password at start only (a new secret, a new Database).
             self.daemons.stop("slurmdbd")
         return changed
@@ -705,7 +710,8 @@ class LocalClusterBackend(cb.ClusterBackend):
         With ``fleet_stop`` the compute fleet is stopped first and started again at the end. Without
         it, running nodes that the update removes or changes follow QueueUpdateStrategy. slurmctld
         is restarted when the node definitions change (Slurm 22.05 cannot add or remove nodes on
-        reconfigure), reconfigured otherwise; slurmdbd and the accounting database are not touched.
+        reconfigure), reconfigured otherwise; slurmdbd and the accounting database restart only when
+        their own files change.
         """
         self._validate(name, config, creating=False)
         self._database(name, config)

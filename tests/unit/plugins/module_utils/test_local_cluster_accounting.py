@@ -125,3 +125,58 @@ def test_a_cluster_with_database_starts_mariadb_its_user_and_slurmdbd(make_backe
     backend._start_daemons("hpc-cluster", _config(DATABASE), reconfigure=False)
     assert backend.daemons.calls == ["ensure_munge", "ensure_mariadb", "ensure_accounting_user", "ensure_slurmdbd",
                                      "ensure_slurmctld"]
+
+
+class _RunningDaemons:
+    """Every daemon answers; the stops are recorded, the settings files rendered as the real ones."""
+
+    def __init__(self, real):
+        self.real = real
+        self.calls = []
+
+    def mariadb_cnf_text(self, port):
+        return self.real.mariadb_cnf_text(port)
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self.calls.append((name,) + args)
+            return name.endswith("_ok")
+        return call
+
+
+def _replace(path, content):
+    """Write ``content`` to ``path`` unless it is there already (the real write also sets owners, as root)."""
+    try:
+        with open(path) as handle:
+            if handle.read() == content:
+                return False
+    except FileNotFoundError:
+        pass
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(content)
+    return True
+
+
+@pytest.mark.parametrize("stale, stops", [
+    ("mariadb_cnf", [("stop", "slurmdbd"), ("stop_mariadb",)]),
+    ("slurmdbd_conf", [("stop", "slurmdbd")]),
+    (None, []),
+])
+def test_a_changed_accounting_file_stops_its_daemon_for_the_start_that_follows(make_backend, stale, stops):
+    """MariaDB and slurmdbd read their files at start only: a cluster made with older settings gets
+    them at the next site.yml run (update or repair); nothing stops when the files are current."""
+    backend = make_backend(_resolver([]))
+    backend.daemons = _RunningDaemons(backend.daemons)
+    p = backend.paths
+    backend._write_files = lambda name, config, rendered: [path for path, (content, _mode, _owner) in rendered.items()
+                                                           if _replace(path, content)]
+    os.makedirs(p.slurm_etc, exist_ok=True)
+    backend._write_files_stopping_ctld("hpc-cluster", _config(DATABASE))
+    if stale:
+        with open(getattr(p, stale), "a") as handle:
+            handle.write("# an older setting\n")
+    backend.daemons.calls = []
+    changed = backend._write_files_stopping_ctld("hpc-cluster", _config(DATABASE))
+    assert changed == ([getattr(p, stale)] if stale else [])
+    assert [call for call in backend.daemons.calls if call[0].startswith("stop")] == stops
