@@ -6,12 +6,8 @@ waits on it with that clock, so the figure takes no real time. The peer is
 `pcluster create-cluster --wait`, whose waiter asks every 30 s.
 """
 
-import os
-import sys
-
 import collection_code
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER_INTERVAL_S = 30
 
 
@@ -61,7 +57,8 @@ def provider_polls(duration):
     """(polls while waiting, longest gap between two polls in seconds) of the aws provider's create."""
     clock = SimulatedClock()
     api = CreatingApi(clock, duration)
-    backend = collection_code.module_utils("aws_cluster").AwsClusterBackend(api, wait=True, wait_timeout=duration * 2, sleep=clock.sleep, clock=clock.time)
+    backend_class = collection_code.module_utils("aws_cluster").AwsClusterBackend
+    backend = backend_class(api, wait=True, wait_timeout=duration * 2, sleep=clock.sleep, clock=clock.time)
     backend.create("bench", {})
     waiting = [t for t in api.polls if t >= api.created_at]
     # The last describe reads the finished cluster back for the result: it is not a poll.
@@ -86,6 +83,5 @@ def measure(duration=900):
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, ROOT)
     for key, value in measure().items():
         print(key, value)

@@ -495,8 +495,7 @@ class LocalClusterBackend(cb.ClusterBackend):
         if self.paths.mariadb_cnf in changed and self.daemons.mariadb_ok():
             # MariaDB reads its settings at start only: it stops, slurmdbd first (slurmctld keeps the
             # records it sends meanwhile), and the daemon start that follows brings both back.
-            self.daemons.stop("slurmdbd")
-            self.daemons.stop_mariadb()
+            self.daemons.stop_accounting()
         elif self.paths.slurmdbd_conf in changed and self.daemons.slurmdbd_ok():
             # slurmdbd reads its database user and password at start only (a new secret, a new Database).
             self.daemons.stop("slurmdbd")

@@ -320,8 +320,9 @@ class Daemons:
         return self.stop("mariadbd", timeout=60)
 
     def stop_accounting(self):
-        """A cluster without a Database keeps no accounting: slurmdbd and MariaDB stop (their data stays,
-        as an RDS database outlives a Database removed from a ParallelCluster config)."""
+        """slurmdbd, then MariaDB, stop: for a cluster without a Database, which keeps no accounting
+        (their data stays, as an RDS database outlives a Database removed from a ParallelCluster
+        config), or for a restart with new MariaDB settings."""
         return [name for name, stopped in (("slurmdbd", self.stop("slurmdbd")), ("mariadbd", self.stop_mariadb()))
                 if stopped]
 

@@ -125,6 +125,13 @@ def test_a_job_without_checkpoints_runs_again_from_the_start(work):
     assert _runs(job) == ["REQUEUED", "COMPLETED"], _runs(job)
 
 
+def _start_as_user(args, env, cwd):
+    """``args`` started as the cluster's user, output and errors together. setpriv runs them in its own
+    process (runuser would stay their parent), so a signal sent to the returned process reaches them."""
+    return subprocess.Popen(["/usr/bin/setpriv", "--reuid", USER, "--regid", USER, "--init-groups", *args], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
 def _stand_in_slurm(path, calls, state):
     """A folder with a stand-in scontrol that records its arguments in ``calls`` and a stand-in
     squeue that shows the job in ``state``."""
@@ -147,8 +154,7 @@ def test_a_program_that_saves_before_the_wrapper_hears_the_stop_keeps_its_checkp
     fake = _stand_in_slurm(path, os.path.join(path, "scontrol"), state)
     root = os.path.join(path, "checkpoints")
     env = dict(SLURM_ENV, PATH="%s:/usr/bin:/bin" % fake, HOME=home_of(USER), SLURM_JOB_ID="4141", CHECKPOINT_ROOT=root)
-    wrapper = subprocess.Popen(["/usr/bin/setpriv", "--reuid", USER, "--regid", USER, "--init-groups", WRAPPER, "--", program, log],
-                               env=env, cwd=path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wrapper = _start_as_user([WRAPPER, "--", program, log], env, path)
     try:
         wait_until(lambda: "phase 2 begin" in _lines(log), 30, interval=0.2, what="phase 2 to begin")
         child = run(["pgrep", "-P", str(wrapper.pid), "-f", program]).stdout.split()
@@ -178,9 +184,7 @@ def test_the_time_limit_warning_becomes_a_checkpoint_and_a_requeue(work, tmp_pat
     root = os.path.join(path, "checkpoints")
     env = dict(SLURM_ENV, PATH="%s:/usr/bin:/bin" % fake, HOME=home_of(USER), SLURM_JOB_ID="4242",
                CHECKPOINT_ROOT=root)
-    # setpriv runs the wrapper in its own process (runuser would stay its parent), so the signal reaches it.
-    wrapper = subprocess.Popen(["/usr/bin/setpriv", "--reuid", USER, "--regid", USER, "--init-groups", WRAPPER, "--grace", "5", "--",
-                                program, log], env=env, cwd=path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wrapper = _start_as_user([WRAPPER, "--grace", "5", "--", program, log], env, path)
     wait_until(lambda: "phase 1 end" in _lines(log), 30, interval=0.2, what="phase 1 to end")
     wrapper.send_signal(signal.SIGUSR1)
     output = wrapper.communicate(timeout=30)[0]
@@ -264,9 +268,7 @@ def test_on_ec2_the_wrapper_reads_the_notice_from_the_metadata_service_with_a_to
         _write(program, PHASES)
         env = dict(SLURM_ENV, PATH="/usr/bin:/bin", HOME=home_of(USER), SLURM_JOB_ID="4343",
                    CHECKPOINT_ROOT=os.path.join(path, "checkpoints"))
-        proc = subprocess.Popen(["/usr/bin/setpriv", "--reuid", USER, "--regid", USER, "--init-groups", wrapper, "--grace", "3",
-                                 "--", program, log, "12"], env=env, cwd=path, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        proc = _start_as_user([wrapper, "--grace", "3", "--", program, log, "12"], env, path)
         try:
             wait_until(lambda: "phase 1 begin" in _lines(log), 30, interval=0.2, what="phase 1 to begin")
             wait_until(lambda: ("GET", "/latest/meta-data/spot/instance-action", True) in _Imds.calls, 15, interval=0.2,
